@@ -1,0 +1,69 @@
+"""A training batcher that groups examples of similar length, so that
+dynamic padding stays small, while keeping the batch size in examples."""
+import random
+from itertools import islice
+from typing import Callable, Iterable, Iterator, List, Optional, TypeVar
+
+from spacy.training import Example
+from spacy.util import registry
+
+from .errors import Errors
+
+ItemT = TypeVar("ItemT")
+
+
+def _text_length(item) -> int:
+    doc = item.reference if isinstance(item, Example) else item
+    return len(doc.text)
+
+
+def length_grouped_batches(
+    items: Iterable[ItemT],
+    *,
+    size: int,
+    buffer: int,
+    get_length: Callable[[ItemT], int] = _text_length,
+    shuffle: bool = True,
+) -> Iterator[List[ItemT]]:
+    """Read ``size * buffer`` items at a time, sort them by length, cut them
+    into batches of ``size`` and yield those batches in random order.
+
+    items (Iterable): The examples (already shuffled by spaCy each epoch).
+    size (int): Examples per batch.
+    buffer (int): How many batches' worth of examples to sort together.
+    get_length (Callable): Length of an item; characters of the text by default.
+    shuffle (bool): Shuffle the batches of each buffer.
+    YIELDS (List): Batches.
+    """
+    if size < 1 or buffer < 1:
+        raise ValueError(Errors.E019.format(size=size, buffer=buffer))
+    iterator = iter(items)
+    while True:
+        chunk = list(islice(iterator, size * buffer))
+        if not chunk:
+            return
+        chunk.sort(key=get_length)
+        batches = [chunk[i : i + size] for i in range(0, len(chunk), size)]
+        if shuffle:
+            random.shuffle(batches)
+        yield from batches
+
+
+@registry.batchers("spacy-bertft.length_grouped_batcher.v1")
+def configure_length_grouped_batcher(
+    size: int = 32, buffer: int = 50, shuffle: bool = True, get_length: Optional[Callable] = None
+) -> Callable[[Iterable[ItemT]], Iterator[List[ItemT]]]:
+    """Registered batcher: fixed batch size in examples, filled from a
+    length-sorted buffer (Hugging Face's group_by_length, for spaCy).
+
+    size (int): Examples per batch.
+    buffer (int): Batches' worth of examples sorted together (50 by default).
+    shuffle (bool): Shuffle batches within each buffer.
+    get_length (Optional[Callable]): Length of an example; text length if None.
+    """
+    length = get_length if get_length is not None else _text_length
+
+    def batcher(items: Iterable[ItemT]) -> Iterator[List[ItemT]]:
+        return length_grouped_batches(items, size=size, buffer=buffer, get_length=length, shuffle=shuffle)
+
+    return batcher

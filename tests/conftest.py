@@ -1,0 +1,9 @@
+import pytest
+
+from .util import make_tiny_encoder
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder(tmp_path_factory) -> str:
+    """Path of a tiny locally built BERT encoder (2 layers, width 32)."""
+    return str(make_tiny_encoder(tmp_path_factory.mktemp("tiny_bert")))
