@@ -23,6 +23,7 @@ def make_tiny_encoder(
     heads: int = 2,
     max_positions: int = 128,
     seed: int = 0,
+    dropout: float = 0.0,
 ) -> Path:
     """Write a small randomly initialised BERT with a WordPiece fast tokenizer
     to ``path`` (config.json, vocab, tokenizer.json, model.safetensors)."""
@@ -49,6 +50,8 @@ def make_tiny_encoder(
         intermediate_size=hidden_size * 2,
         max_position_embeddings=max_positions,
         type_vocab_size=2,
+        hidden_dropout_prob=dropout,
+        attention_probs_dropout_prob=dropout,
     )
     BertModel(config, add_pooling_layer=False).save_pretrained(path, safe_serialization=True)
     return path

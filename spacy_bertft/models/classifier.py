@@ -65,3 +65,37 @@ def build_text_classifier_v1(
         nO=nO,
         two_segments=False,
     )
+
+
+@registry.architectures("spacy-bertft.PairClassifier.v1")
+def build_pair_classifier_v1(
+    encoder: Model[WordpieceBatch, EncoderOutput],
+    pooling: str = "cls",
+    dropout: float = 0.1,
+    max_length: int = 128,
+    separator: str = SEPARATOR,
+    nO: Optional[int] = None,
+) -> Model[List[Doc], Floats2d]:
+    """BERT's sentence-pair classifier: ``[CLS] A [SEP] B [SEP]`` with token
+    type ids, truncating the longer segment first, then pooling, dropout and
+    softmax. Docs hold both segments joined by the separator (see
+    ``spacy_bertft.pair_doc``).
+
+    encoder (Model[WordpieceBatch, EncoderOutput]): The encoder.
+    pooling (str): "cls", "mean" or "max".
+    dropout (float): Dropout before the output layer.
+    max_length (int): Wordpieces per pair, special tokens included.
+    separator (str): The text between the two segments in doc.text.
+    nO (Optional[int]): Number of labels, inferred at initialize if unset.
+    RETURNS (Model[List[Doc], Floats2d]): Class probabilities per pair.
+    """
+    return sequence_classifier(
+        encoder,
+        pooling=pooling,
+        dropout=dropout,
+        max_length=max_length,
+        exclusive_classes=True,
+        nO=nO,
+        two_segments=True,
+        separator=separator,
+    )

@@ -1,0 +1,150 @@
+import numpy
+import pytest
+import spacy
+from spacy.tokens import DocBin
+from spacy.training import Example
+from thinc.api import Adam, fix_random_seed
+
+TRAIN = [
+    ("I love this movie", {"POS": 1.0, "NEG": 0.0}),
+    ("a great happy film", {"POS": 1.0, "NEG": 0.0}),
+    ("I hate this movie", {"POS": 0.0, "NEG": 1.0}),
+    ("an awful sad boring plot", {"POS": 0.0, "NEG": 1.0}),
+]
+
+
+def make_nlp(encoder: str, factory: str = "bert_textcat", **model_cfg):
+    nlp = spacy.blank("en")
+    config = {"model": {"encoder": {"name": encoder}, **model_cfg}}
+    nlp.add_pipe(factory, name="textcat", config=config)
+    return nlp
+
+
+def train(nlp, data, steps=40, lr=1e-3):
+    fix_random_seed(0)
+    examples = [Example.from_dict(nlp.make_doc(t), {"cats": c}) for t, c in data]
+    nlp.initialize(lambda: examples)
+    optimizer = Adam(lr)
+    losses_seen = []
+    for _ in range(steps):
+        losses = {}
+        nlp.update(examples, sgd=optimizer, losses=losses, drop=0.0)
+        losses_seen.append(losses["textcat"])
+    return examples, losses_seen
+
+
+@pytest.mark.parametrize("pooling", ["cls", "mean", "max"])
+def test_textcat_overfit_and_io(tiny_encoder, tmp_path, pooling):
+    nlp = make_nlp(tiny_encoder, pooling=pooling, dropout=0.0)
+    examples, losses = train(nlp, TRAIN)
+    assert losses[-1] < losses[0] * 0.2
+    texts = [t for t, _ in TRAIN]
+    for text, cats in TRAIN:
+        doc = nlp(text)
+        gold = max(cats, key=cats.get)
+        assert max(doc.cats, key=doc.cats.get) == gold
+        assert abs(sum(doc.cats.values()) - 1.0) < 1e-5
+    before = [nlp(t).cats for t in texts]
+    piped = [d.cats for d in nlp.pipe(texts, batch_size=3)]
+    for a, b in zip(before, piped):
+        assert a == pytest.approx(b, abs=1e-6)
+    nlp.to_disk(tmp_path)
+    nlp2 = spacy.load(tmp_path)
+    after = [nlp2(t).cats for t in texts]
+    for a, b in zip(before, after):
+        assert a == pytest.approx(b, abs=1e-6)
+    scores = nlp2.evaluate(examples)
+    assert scores["cats_accuracy"] == 1.0
+    for key in ("cats_score", "cats_macro_f", "cats_macro_auc", "cats_f_per_type", "cats_auc_per_type"):
+        assert key in scores
+    # bytes round trip (used by multiprocessing nlp.pipe)
+    nlp3 = spacy.blank("en").from_config(nlp.config)
+    nlp3.from_bytes(nlp.to_bytes())
+    assert nlp3(texts[0]).cats == pytest.approx(before[0], abs=1e-6)
+
+
+def test_textcat_multilabel(tiny_encoder):
+    data = [
+        ("a great happy film", {"GOOD": 1.0, "FILM": 1.0}),
+        ("the cat sat on the mat", {"GOOD": 0.0, "FILM": 0.0}),
+        ("an awful movie", {"GOOD": 0.0, "FILM": 1.0}),
+        ("happy dog", {"GOOD": 1.0, "FILM": 0.0}),
+    ]
+    nlp = make_nlp(tiny_encoder, factory="bert_textcat_multilabel", dropout=0.0)
+    _, losses = train(nlp, data, steps=60)
+    assert losses[-1] < losses[0] * 0.3
+    for text, cats in data:
+        doc = nlp(text)
+        for label, value in cats.items():
+            assert (doc.cats[label] > 0.5) == bool(value), (text, doc.cats)
+
+
+def test_textcat_empty_inputs(tiny_encoder):
+    nlp = make_nlp(tiny_encoder)
+    train(nlp, TRAIN, steps=1)
+    tc = nlp.get_pipe("textcat")
+    assert tc.predict([]).shape == (0, 2)
+    doc = nlp("")
+    assert set(doc.cats) == {"POS", "NEG"}
+    assert list(nlp.pipe([])) == []
+
+
+def test_textcat_bad_training_data(tiny_encoder):
+    nlp = make_nlp(tiny_encoder)
+    examples, _ = train(nlp, TRAIN, steps=1)
+    unknown = Example.from_dict(nlp.make_doc("I love it"), {"cats": {"POS": 1.0, "MEH": 0.0}})
+    with pytest.raises(ValueError, match=r"doc 1 .*'MEH'"):
+        nlp.update([examples[0], unknown])
+    empty = Example.from_dict(nlp.make_doc(""), {"cats": {"POS": 1.0, "NEG": 0.0}})
+    with pytest.raises(ValueError, match="doc 0 .*empty text"):
+        nlp.update([empty])
+    unannotated = Example.from_dict(nlp.make_doc("a film"), {})
+    with pytest.raises(ValueError, match="doc 0 .*no annotation"):
+        nlp.update([unannotated])
+    two = Example.from_dict(nlp.make_doc("a film"), {"cats": {"POS": 1.0, "NEG": 1.0}})
+    with pytest.raises(ValueError, match="exactly one label"):
+        nlp.update([two])
+
+
+def test_textcat_missing_model_path(tmp_path):
+    nlp = make_nlp(str(tmp_path / "no-such-model"))
+    examples = [Example.from_dict(nlp.make_doc(t), {"cats": c}) for t, c in TRAIN]
+    with pytest.raises(ValueError, match="does not exist"):
+        nlp.initialize(lambda: examples)
+
+
+def test_textcat_missing_weights_file(tiny_encoder, tmp_path):
+    nlp = make_nlp(tiny_encoder)
+    train(nlp, TRAIN, steps=1)
+    nlp.to_disk(tmp_path)
+    (tmp_path / "textcat" / "encoder" / "model.safetensors").unlink()
+    with pytest.raises(ValueError, match="missing the encoder weights file"):
+        spacy.load(tmp_path)
+
+
+def test_textcat_untrained_use_is_a_clear_error(tiny_encoder):
+    nlp = make_nlp(tiny_encoder)
+    with pytest.raises(ValueError, match="initialize"):
+        nlp("a film")
+
+
+def test_truncation_warns_once(tiny_encoder):
+    nlp = make_nlp(tiny_encoder, max_length=8)
+    train(nlp, TRAIN, steps=1)
+    long_text = " ".join(["good"] * 50)
+    with pytest.warns(UserWarning, match="truncated"):
+        nlp(long_text)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        nlp(long_text)
+
+
+def test_saved_pipeline_needs_no_pickle(tiny_encoder, tmp_path):
+    nlp = make_nlp(tiny_encoder)
+    train(nlp, TRAIN, steps=1)
+    nlp.to_disk(tmp_path)
+    files = sorted(p.name for p in (tmp_path / "textcat" / "encoder").iterdir())
+    assert "model.safetensors" in files and "tokenizer.json" in files and "config.json" in files
+    assert not any(name.endswith((".bin", ".pt", ".pkl")) for name in files)
