@@ -1,0 +1,32 @@
+import random
+
+import pytest
+import spacy
+from spacy.util import registry
+
+from spacy_bertft.batchers import length_grouped_batches
+
+
+def test_length_grouped_batches_keep_size_and_items():
+    random.seed(0)
+    nlp = spacy.blank("en")
+    docs = [nlp.make_doc("x " * random.randint(1, 60)) for _ in range(103)]
+    batches = list(length_grouped_batches(docs, size=8, buffer=4))
+    flat = [d for b in batches for d in b]
+    assert sorted(map(id, flat)) == sorted(map(id, docs))
+    sizes = [len(b) for b in batches]
+    assert sizes.count(8) >= len(batches) - 4  # at most one short batch per buffer
+    # within a batch, lengths are close: the spread is far below a random batch's
+    def mean_spread(bs):
+        return sum(max(len(d.text) for d in b) - min(len(d.text) for d in b) for b in bs) / len(bs)
+
+    unsorted = [docs[i : i + 8] for i in range(0, len(docs), 8)]
+    assert mean_spread(batches) < 0.5 * mean_spread(unsorted)
+
+
+def test_length_grouped_batcher_registered_and_validates():
+    make = registry.batchers.get("spacy-bertft.length_grouped_batcher.v1")
+    batcher = make(size=2, buffer=2, get_length=len)
+    assert [len(b) for b in batcher(["aa", "b", "cccc", "ddd", "e"])] .count(2) == 2
+    with pytest.raises(ValueError, match="size >= 1"):
+        list(length_grouped_batches([1], size=0, buffer=1))
