@@ -73,6 +73,7 @@ class HFShim(PyTorchShim):
         mixed_precision: bool = False,
         amp_dtype: str = "bfloat16",
         grad_scaler_config: Optional[Dict[str, Any]] = None,
+        torch_optimizer: bool = True,
     ):
         if amp_dtype not in _AMP_DTYPES:
             raise ValueError(Errors.E014.format(dtype=amp_dtype))
@@ -86,6 +87,9 @@ class HFShim(PyTorchShim):
         self.tokenizer = tokenizer
         self._amp_dtype = _AMP_DTYPES[amp_dtype]
         self._external_weights = False
+        self._use_torch_optimizer = torch_optimizer
+        self._torch_opt: Optional[torch.optim.Optimizer] = None
+        self._torch_opt_owner: Optional[int] = None
 
     @property
     def is_loaded(self) -> bool:
@@ -129,6 +133,58 @@ class HFShim(PyTorchShim):
                     grad.zero_()
 
         return output, backprop
+
+    # Updating ---------------------------------------------------------------
+
+    def _fused_adamw_applies(self, optimizer) -> bool:
+        return (
+            self._use_torch_optimizer
+            and optimizer.b1 > 0.0
+            and optimizer.b2 > 0.0
+            and not optimizer.use_radam
+            and (optimizer.L2 == 0 or optimizer.L2_is_weight_decay)
+            and optimizer.averages is None
+        )
+
+    def _get_torch_optimizer(self, optimizer) -> torch.optim.Optimizer:
+        if self._torch_opt is None or self._torch_opt_owner != id(optimizer):
+            decay, no_decay = [], []
+            for name, param in self._model.named_parameters():
+                if not param.requires_grad:
+                    continue
+                # The BERT recipe (and HF's Trainer) exempts biases and
+                # LayerNorm weights from weight decay.
+                is_norm = "LayerNorm" in name or "layer_norm" in name or ".norm" in name
+                (no_decay if name.endswith("bias") or is_norm else decay).append(param)
+            groups = [{"params": decay, "decay": True}, {"params": no_decay, "decay": False}]
+            fast = {"fused": True} if self.device.type == "cuda" else {"foreach": True}
+            self._torch_opt = torch.optim.AdamW(groups, lr=optimizer.learn_rate, **fast)
+            self._torch_opt_owner = id(optimizer)
+        return self._torch_opt
+
+    def finish_update(self, optimizer) -> None:
+        """Apply the thinc optimizer's Adam settings and current learning rate
+        through torch's AdamW (foreach/fused kernels), or fall back to thinc's
+        per-parameter update for other optimizers."""
+        if not self._fused_adamw_applies(optimizer):
+            return super().finish_update(optimizer)
+        torch_opt = self._get_torch_optimizer(optimizer)
+        if self._grad_scaler.found_inf:
+            torch_opt.zero_grad(set_to_none=True)
+            self._grad_scaler.update()
+            return
+        for group in torch_opt.param_groups:
+            group["lr"] = float(optimizer.learn_rate)
+            group["betas"] = (optimizer.b1, optimizer.b2)
+            group["eps"] = optimizer.eps
+            group["weight_decay"] = float(optimizer.L2) if group["decay"] else 0.0
+        if optimizer.grad_clip:
+            torch.nn.utils.clip_grad_norm_(
+                [p for g in torch_opt.param_groups for p in g["params"]], optimizer.grad_clip
+            )
+        torch_opt.step()
+        torch_opt.zero_grad(set_to_none=True)
+        self._grad_scaler.update()
 
     # Loading and saving ---------------------------------------------------
 

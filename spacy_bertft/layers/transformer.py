@@ -15,11 +15,13 @@ def hf_transformer(
     mixed_precision: bool = False,
     amp_dtype: str = "bfloat16",
     grad_scaler_config: Optional[Dict[str, Any]] = None,
+    torch_optimizer: bool = True,
 ) -> Model[WordpieceBatch, EncoderOutput]:
     shim = HFShim(
         mixed_precision=mixed_precision,
         amp_dtype=amp_dtype,
         grad_scaler_config=grad_scaler_config,
+        torch_optimizer=torch_optimizer,
     )
     return Model(
         "hf_transformer",

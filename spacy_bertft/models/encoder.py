@@ -14,6 +14,7 @@ def build_hf_encoder_v1(
     mixed_precision: bool = False,
     amp_dtype: str = "bfloat16",
     grad_scaler_config: Optional[Dict[str, Any]] = None,
+    torch_optimizer: bool = True,
 ) -> Model[WordpieceBatch, EncoderOutput]:
     """A Hugging Face encoder (``AutoModel``) behind thinc's PyTorch shim.
 
@@ -23,6 +24,12 @@ def build_hf_encoder_v1(
     amp_dtype (str): "bfloat16" (no loss scaling) or "float16" (loss scaling).
     grad_scaler_config (Optional[Dict[str, Any]]): Options of thinc's
         PyTorchGradScaler, for float16.
+    torch_optimizer (bool): Update the encoder with torch's AdamW (foreach or
+        fused kernels) using the thinc Adam optimizer's settings and schedule,
+        with global-norm gradient clipping and no weight decay on biases and
+        LayerNorm weights, as in BERT. False runs thinc's own update per
+        parameter (needed for other optimizers or parameter averaging; the
+        fallback is automatic for those).
     RETURNS (Model[WordpieceBatch, EncoderOutput]): The encoder layer.
     """
     return hf_transformer(
@@ -30,4 +37,5 @@ def build_hf_encoder_v1(
         mixed_precision=mixed_precision,
         amp_dtype=amp_dtype,
         grad_scaler_config=grad_scaler_config,
+        torch_optimizer=torch_optimizer,
     )
