@@ -39,7 +39,19 @@ class HFEncoderModule(torch.nn.Module):
 
 def _load_transformer(path: str, *, local_files_only: bool) -> torch.nn.Module:
     from transformers import AutoModel
+    from transformers.utils import logging as hf_logging
 
+    # Sentence-embedding checkpoints carry a pooler this encoder leaves out;
+    # HF's note about its unused weights is noise here.
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        return _auto_model(AutoModel, path, local_files_only)
+    finally:
+        hf_logging.set_verbosity(verbosity)
+
+
+def _auto_model(AutoModel, path: str, local_files_only: bool) -> torch.nn.Module:
     try:
         return AutoModel.from_pretrained(
             path, add_pooling_layer=False, local_files_only=local_files_only
