@@ -110,3 +110,83 @@ class Errors(metaclass=ErrorsWithCodes):
         "The length-grouped batcher needs size >= 1 and buffer >= 1, got "
         "size={size}, buffer={buffer}."
     )
+    # bert_qa (E150-E199) -----------------------------------------------------
+    E150 = (
+        "The span QA model needs max_length >= 8 and 0 <= stride < max_length "
+        "(stride is the number of context wordpieces consecutive windows "
+        "share, run_qa's doc_stride), got max_length={max_length}, "
+        "stride={stride}. Lower the stride, e.g. to half of max_length."
+    )
+    E151 = (
+        "{component}: doc {index} has a question of {n_question} wordpieces, "
+        "too long for windows of max_length={max_length} with stride={stride} "
+        "({n_special} special tokens): a window must hold more than `stride` "
+        "context wordpieces, so questions need fewer than {limit}. Shorten the "
+        "question ({question!r}), raise max_length or lower the stride."
+    )
+    E152 = (
+        "Example {index}, answer {answer}: the answer text {text!r} is not in "
+        "the context at answer_start={start} (the context has {found!r} "
+        "there). Fix the character offset of the answer."
+    )
+    E153 = (
+        "{component}: training doc {index} has the answer span {text!r} (chars "
+        "{start}-{end}) in doc.spans['{key}'] outside the context, which "
+        "starts at char {context_start} of the doc's text. Answers must be "
+        "spans of the context (second segment): build the docs with "
+        "spacy_bertft.pipeline.qa.qa_reference_doc."
+    )
+    E154 = (
+        "{component}: doc {index} has an empty {which} in {text!r}. A QA doc "
+        "needs a question and a context."
+    )
+    E155 = (
+        "best_spans needs 1-d start and end logits of the same length, got "
+        "shapes {start} and {end}."
+    )
+    E156 = (
+        "best_spans: the mask has shape {mask}, but there are {n} wordpieces."
+    )
+    E157 = (
+        "Span {start}-{end} is outside a window of {n} wordpieces."
+    )
+    E158 = (
+        "Span {start}-{end} starts or ends on a special token (no character "
+        "offsets); mask special tokens out in best_spans."
+    )
+    E159 = (
+        "Answer candidate ends (char {end}) before it starts (char {start})."
+    )
+    E160 = (
+        "{name} must be an integer >= 1, got {value!r}."
+    )
+    E161 = (
+        "{component}: training doc {index} has no span group '{key}' "
+        "(reference text: {text!r}). Put the answer spans in "
+        "doc.spans['{key}'], or an empty group for an unanswerable question; "
+        "check answers_key if the answers are stored under another key."
+    )
+    E162 = (
+        "squad_scores got {n_pred} predictions for {n_gold} questions; give "
+        "one prediction per question."
+    )
+    E163 = (
+        "squad_scores needs sequences of strings (one prediction per question, "
+        "a list of gold answers per question), got the string {value!r}."
+    )
+    E164 = (
+        "Example {index}, answer {answer}: the answer {text!r} at "
+        "answer_start={start} is empty or only whitespace, or covers no "
+        "token of the context. Remove it or fix its text."
+    )
+    E165 = (
+        "Example {index}: answers must be a list of dicts with 'text' (str) "
+        "and 'answer_start' (int), as in SQuAD's JSON, got {value!r}."
+    )
+    E166 = (
+        "{component}: windows of max_length={max_length} wordpieces (at most "
+        "the encoder's {model_max}) hold {n_special} special tokens, which "
+        "leaves no room for the question and more than stride={stride} "
+        "context wordpieces. Lower the stride (e.g. to half of max_length) or "
+        "use an encoder with longer inputs."
+    )

