@@ -10,6 +10,15 @@ class ErrorsWithCodes(type):
 
 
 class Warnings(metaclass=ErrorsWithCodes):
+    # W200-W299: data conversion and augmentation
+    W200 = (
+        "{path}: no docs were written ({detail}). Check the input and the "
+        "report's counts."
+    )
+    W201 = (
+        "augment: {n} of {total} doc(s) got no copy: no word in them has a "
+        "synonym in the '{source}' source."
+    )
     W001 = (
         "{component}: {n} input(s) were longer than max_length={max_length} "
         "wordpieces and were truncated (first: doc {first}). Raise max_length "
@@ -25,6 +34,191 @@ class Warnings(metaclass=ErrorsWithCodes):
 
 
 class Errors(metaclass=ErrorsWithCodes):
+    # E200-E299: data conversion and augmentation (spacy_bertft.readers, cli)
+    E200 = (
+        "{path}:{line}: not valid JSON ({err}). A JSONL file holds one JSON "
+        "object per line; a JSON file must parse as a whole."
+    )
+    E201 = (
+        "{path}:{line}: expected a JSON object (one record), got a {type}."
+    )
+    E202 = (
+        "{where}: the field '{field}' is missing (present: {present}). Add it, "
+        "name the field with an option (e.g. --text-field), or pass "
+        "--skip-invalid to skip such records."
+    )
+    E203 = (
+        "{path}:{line}: the file is not valid UTF-8 ({err}). Convert it, e.g. "
+        "'iconv -f latin1 -t utf-8 IN > OUT', or pass --skip-invalid."
+    )
+    E204 = (
+        "{where}: the span {start}:{end} is out of range for a text of {n} "
+        "characters (it needs 0 <= start < end <= {n})."
+    )
+    E205 = (
+        "{where}: the span {start}:{end} is {actual!r} in the text, but the "
+        "record says {expected!r}. The offsets or the text are wrong: check "
+        "that offsets count characters of this exact text."
+    )
+    E206 = (
+        "{path}:{line}: overlapping entities {a} and {b}. doc.ents cannot hold "
+        "overlapping spans: fix the annotation or pass --skip-invalid."
+    )
+    E207 = (
+        "{where}: unknown label scheme: {detail}."
+    )
+    E208 = (
+        "Cannot tell the format of '{path}' from its content ({detail}). Pass "
+        "--format with one of: {formats}."
+    )
+    E209 = (
+        "Unknown {what} '{value}'. Use one of: {options}."
+    )
+    E210 = (
+        "{where}: the span {start}:{end} ({text!r}) does not align to token "
+        "boundaries (tokens there: {tokens}) and alignment_mode is 'strict'. "
+        "Pass --alignment-mode contract or expand to snap it to tokens, or "
+        "--skip-invalid to skip the record."
+    )
+    E211 = (
+        "{where}: the span {start}:{end} ({text!r}) lies inside one token "
+        "(tokens there: {tokens}): alignment_mode '{mode}' leaves nothing. Use "
+        "--alignment-mode expand, or --skip-invalid."
+    )
+    E212 = (
+        "{where}: the field '{field}' should be {expected}, got {value}."
+    )
+    E213 = (
+        "{path}:{lines}: this input has {n} accepted labels ({labels}) but the "
+        "labels are treated as mutually exclusive. Pass --multilabel, or fix "
+        "the annotations."
+    )
+    E214 = (
+        "{path}:{lines}: this input has no positive label (rejected: "
+        "{rejected}; never asked: {missing}), so its exclusive category is "
+        "unknown. Pass --multilabel (unasked labels become 0.0), or annotate "
+        "it, or pass --skip-invalid."
+    )
+    E215 = (
+        "{path}:{line}: the label '{label}' is {value} here but {other} on line "
+        "{first} for the same input (_input_hash). Resolve the conflict or "
+        "pass --skip-invalid."
+    )
+    E216 = (
+        "{where}: {n} tab-separated fields, the header has {expected} "
+        "({header}). GLUE files are split on tabs only: a text must not hold "
+        "a tab."
+    )
+    E217 = (
+        "{path}: unknown TSV header {header} (missing: {missing}). Name the "
+        "columns with --text-field, --pair-field (pairs) and --label-field, "
+        "or use a GLUE layout: {layouts}. Files without labels (GLUE test "
+        "sets) cannot be converted to training data."
+    )
+    E218 = (
+        "Cannot read '{path}': it does not exist or is not a file."
+    )
+    E219 = (
+        "dev_fraction must be at least 0 and below 1, got {value}."
+    )
+    E220 = (
+        "A dev split (dev_fraction={value}) needs --dev-output, the file for "
+        "the dev docs."
+    )
+    E221 = (
+        "Internal error reading '{path}': the outcomes {outcomes} add up to "
+        "{total}, but {read} {unit} were read. Please report this."
+    )
+    E222 = (
+        "{where}: cannot build the two-segment doc: {err}"
+    )
+    E223 = (
+        "{where}: the record's tokens do not reproduce its text (first "
+        "difference at character {pos}: tokens give {doc_text!r}, the text is "
+        "{text!r}). Each token needs 'ws' (a space follows) or character "
+        "offsets, and whitespace other than single spaces must be a token."
+    )
+    E224 = (
+        "{where}: {what} is {value}, but the tokens give {expected} "
+        "(token(s) {token!r})."
+    )
+    E225 = (
+        "Cannot parse the label map {spec!r} at {item!r}: write it as "
+        "'FROM=TO,FROM=TO', e.g. '0=negative,1=positive'."
+    )
+    E226 = (
+        "'{path}' is not a usable input: {what}."
+    )
+    E227 = (
+        "{where}: the tag '{tag}' starts an entity with I-, which IOB2 does not "
+        "allow. The file looks like IOB1 (CoNLL-2003's own scheme): pass "
+        "--iob-scheme iob1 or auto."
+    )
+    E228 = (
+        "{where}: {n} columns, expected {expected} as on the first token line "
+        "({text!r}). Every token line needs the same columns: TOKEN ... TAG."
+    )
+    E229 = (
+        "{path}: not SQuAD JSON at {where}: {detail}."
+    )
+    E230 = (
+        "{path}: mutually exclusive labels need at least two labels, found "
+        "{labels}. Pass --multilabel for a single label (accept = 1.0, reject "
+        "= 0.0)."
+    )
+    E231 = (
+        "{path}: {n} doc(s) are marked as dev data (first: doc {first}). "
+        "Augmented copies of evaluation data would leak into training: "
+        "augment only the training file, or pass --skip-dev to leave those "
+        "docs out."
+    )
+    E232 = (
+        "{path}: doc {index} has reference answers (doc.spans['{key}']): "
+        "augment edits classification and NER docs, not QA data."
+    )
+    E233 = (
+        "No WordNet data found (looked in: {paths}). Install the Princeton "
+        "files, e.g. Debian's 'apt-get install wordnet-base' "
+        "(/usr/share/wordnet) or nltk's 'wordnet' corpus in an nltk_data "
+        "directory, or pass --wordnet-dir. Or use --source embeddings, which "
+        "needs no data."
+    )
+    E234 = (
+        "The WordNet source needs nltk: pip install 'spacy-bertft[wordnet]' "
+        "(or pip install nltk)."
+    )
+    E235 = (
+        "augment needs {what}, got {value}."
+    )
+    E236 = (
+        "'{path}' is not a .spacy (DocBin) file: {err}. Convert the data "
+        "first with 'python -m spacy_bertft convert'."
+    )
+    E237 = (
+        "The encoder '{model}' has no whole-word wordpieces to take synonyms "
+        "from (its vocabulary has {n} entries)."
+    )
+    E238 = (
+        "'{path}' has no docs to augment."
+    )
+    E239 = (
+        "WordNet in '{path}' could not be read: {err}."
+    )
+    E240 = (
+        "n_sents must be 0 (whole documents) or more, got {n}."
+    )
+    E241 = (
+        "{where}: accepted choice {choice} is not among the options {ids}."
+    )
+    E242 = (
+        "{path}:{line}: the same input (_input_hash {key}) as line {first} has "
+        "a different text or tokenization: they cannot be merged into one "
+        "doc. Fix the hashes or pass --skip-invalid."
+    )
+    E243 = (
+        "{where}: cannot tell which fields hold the two texts (fields: {keys}; "
+        "known pairs: {known}). Pass --text-field and --pair-field."
+    )
     E001 = (
         "Cannot find the encoder '{name}': '{path}' does not exist. Give an "
         "existing local directory with a Hugging Face model (config.json, "
