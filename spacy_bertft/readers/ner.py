@@ -35,10 +35,11 @@ def _tokens_doc(nlp: Language, text: str, tokens: List[Any], *, where: str, line
         words.append(tok["text"])
         if "ws" in tok:
             spaces.append(bool(tok["ws"]))
-        elif "end" in tok and j + 1 < len(tokens) and isinstance(tokens[j + 1], dict) and "start" in tokens[j + 1]:
-            spaces.append(tokens[j + 1]["start"] > tok["end"])
         else:
-            spaces.append(j + 1 < len(tokens) and text[len("".join(words)):].startswith(" "))
+            # No "ws": a space follows when the text has one right after the
+            # token (found by walking the text; a mismatch fails below).
+            pos = sum(len(w) for w in words) + sum(spaces)
+            spaces.append(j + 1 < len(tokens) and text[pos:pos + 1] == " ")
     doc = Doc(nlp.vocab, words=words, spaces=spaces)
     if doc.text != text:
         first = next(
