@@ -1,7 +1,7 @@
 """``augment``: synonym-substituted copies of classification and NER
 training docs, from a ``.spacy`` file to a ``.spacy`` file."""
 from pathlib import Path
-from typing import Dict, Optional, Union
+from typing import Optional, Union
 
 import spacy
 import srsly

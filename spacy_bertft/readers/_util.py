@@ -84,6 +84,14 @@ class ReadReport:
             out[f.name] = value
         return out
 
+    def mark(self) -> Tuple[int, int]:
+        """A mark to undo the snapped-span counts of a record later dropped."""
+        return self.misaligned_spans, len(self.misaligned_examples)
+
+    def undo_to(self, mark: Tuple[int, int]) -> None:
+        self.misaligned_spans = mark[0]
+        del self.misaligned_examples[mark[1]:]
+
     def count(self, outcome: str, n: int = 1) -> None:
         if n:
             self.outcomes[outcome] += n
@@ -109,7 +117,10 @@ class Guard:
         self.report = report
         self.skip_invalid = skip_invalid
 
-    def invalid(self, err: InvalidRecord) -> None:
+    def invalid(self, err: InvalidRecord, mark: Optional[Tuple[int, int]] = None) -> None:
+        """Raise err, or count it (undoing the record's snapped spans to ``mark``)."""
+        if mark is not None:
+            self.report.undo_to(mark)
         if not self.skip_invalid:
             raise err
         self.report.count("invalid", err.lines)

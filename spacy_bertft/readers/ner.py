@@ -138,6 +138,7 @@ def read_prodigy_ner(
     groups: Dict[str, Dict[str, Any]] = {}
     for line, obj in iter_jsonl(path, report, guard):
         where = f"{path}:{line}"
+        mark = report.mark()
         try:
             text = require(obj, "text", (str,), where=where, line=line)
             answer = obj.get("answer", "accept")
@@ -150,16 +151,15 @@ def read_prodigy_ner(
             tokens = obj.get("tokens")
             has_tokens = isinstance(tokens, list) and len(tokens) > 0
             doc = _tokens_doc(nlp, text, tokens, where=where, line=line) if has_tokens else nlp.make_doc(text)
-            n_misaligned = report.misaligned_spans
             spans = _record_spans(obj, doc, has_tokens, where=where, line=line, alignment_mode=alignment_mode,
                                   report=report, label_map=labels_map)
         except InvalidRecord as err:
-            guard.invalid(err)
+            guard.invalid(err, mark)
             continue
         report.answers[answer if "answer" in obj else "none (accept)"] += 1
         if answer != "accept":
             # Spans of a rejected record are wrong, not absent: leave it out.
-            report.misaligned_spans = n_misaligned
+            report.undo_to(mark)
             report.count("rejected" if answer == "reject" else "ignored")
             continue
         key = str(obj["_input_hash"]) if "_input_hash" in obj else f"line:{line}"
@@ -168,18 +168,16 @@ def read_prodigy_ner(
             groups[key] = {"doc": doc, "spans": [], "lines": [], "seen": set()}
             group = groups[key]
         elif group["doc"].text != text or [t.text for t in group["doc"]] != [t.text for t in doc]:
-            report.misaligned_spans = n_misaligned
             guard.invalid(InvalidRecord(
                 Errors.E242.format(path=path, line=line, key=key, first=group["lines"][0]), line=line
-            ))
+            ), mark)
             continue
         overlap = _find_overlap(group["spans"], spans)
         if overlap is not None:
             (a, b) = overlap
-            report.misaligned_spans = n_misaligned
             guard.invalid(InvalidRecord(
                 Errors.E206.format(path=path, line=line, a=_describe(doc, a), b=_describe(doc, b)), line=line
-            ))
+            ), mark)
             continue
         for sp in spans:
             if sp[:3] not in group["seen"]:

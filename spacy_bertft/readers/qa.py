@@ -13,7 +13,7 @@ answers as given, ``starts`` as character offsets into the context) and
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, List, Tuple, Union
 
 import srsly
 from spacy.language import Language
@@ -152,6 +152,7 @@ def read_squad(
                 report.read += 1
                 qid = str(qa.get("id", f"{i}.{j}.{k}")) if isinstance(qa, dict) else f"{i}.{j}.{k}"
                 where = f"{path} {pwhere}.qas[{k}] (id {qid})"
+                mark = report.mark()
                 try:
                     if not isinstance(qa, dict):
                         raise InvalidRecord(
@@ -166,7 +167,7 @@ def read_squad(
                     doc = make_qa_doc(nlp, question, context, answers, qid=qid, is_impossible=impossible,
                                       alignment_mode=alignment_mode, where=where, line=qid, report=report)
                 except InvalidRecord as err:
-                    guard.invalid(err)
+                    guard.invalid(err, mark)
                     continue
                 doc.user_data[ID_KEY] = qid
                 doc.user_data[GROUP_KEY] = f"article:{title}"
@@ -214,6 +215,7 @@ def read_qa_jsonl(
     for line, obj in iter_jsonl(path, report, guard):
         where = f"{path}:{line}"
         qid = str(obj.get("id", f"line:{line}"))
+        mark = report.mark()
         try:
             question = require(obj, "question", (str,), where=where, line=line)
             context = require(obj, "context", (str,), where=where, line=line)
@@ -228,7 +230,7 @@ def read_qa_jsonl(
             doc = make_qa_doc(nlp, question, context, answers, qid=qid, is_impossible=impossible,
                               alignment_mode=alignment_mode, where=where, line=line, report=report)
         except InvalidRecord as err:
-            guard.invalid(err)
+            guard.invalid(err, mark)
             continue
         doc.user_data[ID_KEY] = qid
         doc.user_data[GROUP_KEY] = "context:" + hashlib.sha1(context.encode("utf8")).hexdigest()[:16]

@@ -39,7 +39,6 @@ class _Group:
     values: Dict[str, float] = field(default_factory=dict)
     value_lines: Dict[str, int] = field(default_factory=dict)
     choice_style: Optional[str] = None
-    meta: Dict[str, Any] = field(default_factory=dict)
 
 
 def _answer(obj: Dict[str, Any], *, path: Path, line: int) -> str:
@@ -156,8 +155,6 @@ def read_textcat_jsonl(
         group = groups.get(key)
         if group is None:
             group = groups[key] = _Group(key=key, text=text)
-            if "_input_hash" in obj:
-                group.meta["input_hash"] = obj["_input_hash"]
         elif group.text != text:
             guard.invalid(InvalidRecord(
                 Errors.E242.format(path=path, line=line, key=key, first=group.lines[0]), line=line

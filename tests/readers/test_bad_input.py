@@ -257,3 +257,18 @@ def test_conll_bad_sentence_skipped_whole(nlp, tmp_path):
     docs, report = read_file(path, nlp, skip_invalid=True)
     assert [d.text for d in docs] == ["Mary"]
     assert dict(report.outcomes) == {"invalid": 3, "blank": 1, "tokens": 1}
+
+
+def test_snapped_spans_of_skipped_records_are_not_counted(nlp, tmp_path):
+    path = jsonl(tmp_path, [ner("Visit Pariss today", (6, 11, "LOC"), (6, 40, "LOC")),
+                            ner("Visit Pariss today", (6, 11, "LOC"), answer="reject"),
+                            ner("Visit Pariss today", (6, 11, "LOC"))])
+    docs, report = read_file(path, nlp, alignment_mode="expand", skip_invalid=True)
+    assert dict(report.outcomes) == {"used": 1, "invalid": 1, "rejected": 1}
+    assert report.misaligned_spans == 1 == len(report.misaligned_examples)
+    assert report.misaligned_examples[0].line == 3
+    qa = jsonl(tmp_path, [{"question": "Where?", "context": "in Pariss",
+                           "answers": [{"text": "Paris", "answer_start": 3}, {"text": "x", "answer_start": 0}]}],
+               name="qa.jsonl")
+    docs, report = read_file(qa, nlp, skip_invalid=True)
+    assert docs == [] and report.misaligned_spans == 0 and report.spans == 0
