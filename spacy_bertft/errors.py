@@ -304,6 +304,44 @@ class Errors(metaclass=ErrorsWithCodes):
         "The length-grouped batcher needs size >= 1 and buffer >= 1, got "
         "size={size}, buffer={buffer}."
     )
+    # bert_ner (E100-E149) ----------------------------------------------------
+    E100 = (
+        "Unknown token pooling '{pooling}' for the token classifier. Use one "
+        "of: {options}."
+    )
+    E101 = (
+        "The token classifier needs 0 <= stride < max_length - {n_special} "
+        "(windows must advance past the [CLS]/[SEP] tokens), got "
+        "stride={stride}, max_length={max_length}. Lower the stride, e.g. to "
+        "half of max_length."
+    )
+    E102 = (
+        "Unknown tagging scheme '{scheme}' for '{component}'. Use 'BIO' or "
+        "'BILUO'."
+    )
+    E103 = (
+        "{component}: training doc {index} has an entity labelled '{label}', "
+        "which is not among the component's labels {labels}. Add it to the "
+        "labels in [initialize.components.{name}] or remove it from the data."
+    )
+    E104 = (
+        "{component}: no entity labels were given and none were found in the "
+        "training data. Pass labels to initialize or add doc.ents to the "
+        "examples."
+    )
+    E105 = (
+        "{component}: set_ents is false and spans_key is not set, so the "
+        "component would write nothing. Set spans_key (e.g. \"bert_ents\") or "
+        "set_ents = true."
+    )
+    E106 = (
+        "{component}: cannot add the label '{label}' after the component was "
+        "initialized with {n} tags. Pass all labels to initialize (or put them "
+        "in the training data) and initialize again."
+    )
+    E107 = (
+        "{component}: entity labels must be non-empty strings, got {label!r}."
+    )
     # bert_qa (E150-E199) -----------------------------------------------------
     E150 = (
         "The span QA model needs max_length >= 8 and 0 <= stride < max_length "
