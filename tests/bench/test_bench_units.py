@@ -1,0 +1,118 @@
+"""Units of the benchmark harness: the paired bootstrap, the metrics, the
+loaders' handling of the shared data's formats."""
+from pathlib import Path
+
+import numpy
+import pytest
+
+from bench.data import DataError, iob1_spans, load_task, read_conll
+from bench.features import postprocess_qa
+from bench.metrics import (METRIC_FUNCS, metric_stats, metric_value, normalize_answer, squad_f1, task_scores)
+from bench.significance import paired_bootstrap
+
+
+def test_bootstrap_identical_systems():
+    stats = metric_stats("sst2", "accuracy", ["1", "0", "1", "1"] * 25, ["1", "0", "0", "1"] * 25)
+    result = paired_bootstrap(stats, stats.copy(), METRIC_FUNCS["accuracy"], samples=500)
+    assert result.delta == 0.0 and result.ci_low == 0.0 and result.ci_high == 0.0
+    assert result.p_value == 1.0
+    assert result.score_a == pytest.approx(75.0)
+
+
+def test_bootstrap_clear_difference_is_significant():
+    rng = numpy.random.default_rng(1)
+    gold = list(rng.choice(["a", "b"], size=400))
+    good = [g if rng.random() < 0.9 else ("a" if g == "b" else "b") for g in gold]
+    bad = [g if rng.random() < 0.6 else ("a" if g == "b" else "b") for g in gold]
+    a = metric_stats("rte", "accuracy", good, gold)
+    b = metric_stats("rte", "accuracy", bad, gold)
+    result = paired_bootstrap(a, b, METRIC_FUNCS["accuracy"], samples=2000, seed=3)
+    assert result.delta == pytest.approx(result.score_a - result.score_b)
+    assert 20 < result.delta < 40
+    assert 0 < result.ci_low < result.delta < result.ci_high
+    assert result.p_value < 0.01
+    # Swapping the systems mirrors the interval.
+    swapped = paired_bootstrap(b, a, METRIC_FUNCS["accuracy"], samples=2000, seed=3)
+    assert swapped.ci_low == pytest.approx(-result.ci_high) and swapped.ci_high == pytest.approx(-result.ci_low)
+
+
+def test_bootstrap_small_noisy_difference_is_not_significant():
+    gold = ["a"] * 50
+    a = metric_stats("rte", "accuracy", ["a"] * 26 + ["b"] * 24, gold)
+    b = metric_stats("rte", "accuracy", ["b"] * 25 + ["a"] * 25, gold)
+    result = paired_bootstrap(a, b, METRIC_FUNCS["accuracy"], samples=2000)
+    assert result.delta == pytest.approx(2.0)
+    assert result.ci_low < 0 < result.ci_high
+    assert result.p_value > 0.5
+
+
+def test_bootstrap_f1_is_recomputed_from_counts():
+    gold = [{(0, 3, "PER")}, {(4, 9, "LOC")}, set(), {(0, 2, "ORG"), (5, 8, "PER")}]
+    pred = [{(0, 3, "PER")}, {(4, 9, "ORG")}, {(1, 2, "PER")}, {(0, 2, "ORG")}]
+    stats = metric_stats("conll", "ents_f", pred, gold)
+    # tp 2, fp 2 (wrong type, spurious), fn 2 (wrong type, missed): F1 = 4 / 8
+    assert stats.sum(axis=0).tolist() == [2, 2, 2]
+    assert metric_value("ents_f", stats) == pytest.approx(50.0)
+    scores = task_scores("conll", pred, gold)
+    assert scores["ents_f"] == pytest.approx(50.0)
+    assert scores["ents_f_per_type"] == {"LOC": 0.0, "ORG": 66.67, "PER": 50.0}
+    result = paired_bootstrap(stats, metric_stats("conll", "ents_f", gold, gold), METRIC_FUNCS["ents_f"],
+                              samples=300)
+    assert result.score_b == 100.0 and result.delta < 0
+
+
+def test_bootstrap_rejects_mismatched_inputs():
+    with pytest.raises(ValueError, match="same shape"):
+        paired_bootstrap(numpy.zeros((3, 1)), numpy.zeros((4, 1)), METRIC_FUNCS["accuracy"])
+
+
+def test_iob1_spans_follow_conlleval():
+    assert iob1_spans(["I-ORG", "O", "I-MISC", "I-MISC", "B-MISC", "I-PER", "I-LOC"]) == [
+        (0, 1, "ORG"), (2, 4, "MISC"), (4, 5, "MISC"), (5, 6, "PER"), (6, 7, "LOC")]
+    with pytest.raises(DataError, match="bad NER tag"):
+        iob1_spans(["X-PER"], where="f:1")
+
+
+def test_conll_reader_skips_docstart_and_errors_with_line(tmp_path):
+    path = tmp_path / "eng.train"
+    path.write_text("-DOCSTART- -X- O O\n\nEU NNP I-NP I-ORG\nrejects VBZ I-VP O\n\nPeter NNP I-NP I-PER\n",
+                    encoding="utf8")
+    sentences = read_conll(path)
+    assert [s.words for s in sentences] == [["EU", "rejects"], ["Peter"]]
+    assert sentences[0].char_spans() == [(0, 2, "ORG")]
+    path.write_text("EU NNP I-ORG\n", encoding="utf8")
+    with pytest.raises(DataError, match=r"eng.train:1: expected 4"):
+        read_conll(path)
+
+
+def test_glue_loaders_split_on_tabs_only(tmp_path):
+    (tmp_path / "mrpc").mkdir()
+    rows = '\ufeffQuality\t#1 ID\t#2 ID\t#1 String\t#2 String\n1\t1\t2\the said " yes\tshe said " no\n'
+    for name in ("train.tsv", "dev.tsv"):
+        (tmp_path / "mrpc" / name).write_text(rows, encoding="utf8")
+    data = load_task("mrpc", tmp_path)
+    assert data.train[0].text_a == 'he said " yes' and data.train[0].label == "1"
+    (tmp_path / "mrpc" / "dev.tsv").write_text(rows + "1\tonly three\tfields\n", encoding="utf8")
+    with pytest.raises(DataError, match=r"dev.tsv:3: expected 5"):
+        load_task("mrpc", tmp_path)
+
+
+def test_squad_normalization_and_f1():
+    assert normalize_answer("The  Eiffel-Tower!") == "eiffeltower"
+    assert squad_f1("the cat sat", "a cat sat down") == pytest.approx(2 * (2 / 2) * (2 / 3) / (2 / 2 + 2 / 3))
+    scores = task_scores("squad", ["Denver Broncos", "x"], [["Denver Broncos", "Broncos"], ["y"]])
+    assert scores == {"f1": 50.0, "exact_match": 50.0}
+
+
+def test_qa_postprocess_picks_best_valid_span():
+    from bench.data import QAExample
+
+    example = QAExample("q", "who?", "alpha beta gamma", [("beta", 6)])
+    offsets = [None, None, (0, 5), (6, 10), (11, 16), None]
+    start = numpy.array([9.0, 0, 1, 5, 0, 0])
+    end = numpy.array([9.0, 0, 0, 4, 3, 0])
+    assert postprocess_qa([example], [0], [offsets], [start], [end]) == ["beta"]
+    # A span longer than max_answer_length is not allowed.
+    end = numpy.array([0, 0, 0, 0, 9, 0])
+    start = numpy.array([0, 0, 9, 0, 0, 0])
+    assert postprocess_qa([example], [0], [offsets], [start], [end], max_answer_length=2) != ["alpha beta gamma"]
