@@ -494,16 +494,23 @@ class BertEntityRecognizer(BertPipe):
             ``spacy init labels``; read from the data when not given.
         """
         sample = self._sample_docs(get_examples)
-        found: Dict[str, None] = {}
+        found: Dict[str, int] = {}  # label -> first doc with it
         misaligned: List[Tuple[int, Span]] = []
         for i, eg in enumerate(get_examples()):
             for ent in eg.reference.ents:
-                found[ent.label_] = None
-            aligned, _ = eg.get_aligned_ents_and_ner()
-            misaligned.extend((i, span) for span in _unaligned(eg.reference.ents, aligned))
+                found.setdefault(ent.label_, i)
+            if not _same_tokens(eg.predicted, eg.reference):
+                aligned, _ = eg.get_aligned_ents_and_ner()
+                if len(aligned) != len(eg.reference.ents):
+                    misaligned.extend((i, span) for span in _unaligned(eg.reference.ents, aligned))
         labels = sorted(found) if labels is None else list(labels)
         for label in labels:
             self._check_label(label)
+        for label, i in found.items():
+            if label not in labels:
+                raise ValueError(Errors.E103.format(
+                    component=self.name, index=i, label=label, labels=labels, name=self.name,
+                ))
         self.cfg["labels"] = list(dict.fromkeys(labels))
         for label in self.labels:
             self.vocab.strings.add(label)

@@ -163,9 +163,10 @@ def test_ner_each_token_is_read_from_its_best_window(tiny_encoder, pooling):
     assert len(used_rows) >= 6
 
 
-def test_ner_training_on_long_docs(tiny_encoder):
+@pytest.mark.parametrize("scheme", ["BIO", "BILUO"])
+def test_ner_training_on_long_docs(tiny_encoder, scheme):
     """Windows are used in training too: a doc of several windows is learnt."""
-    nlp = make_nlp(tiny_encoder)
+    nlp = make_nlp(tiny_encoder, scheme=scheme)
     text, spans = join(PIECES)
     examples = make_examples(nlp, [(text, spans)])
     losses = train(nlp, examples, steps=30)
@@ -342,6 +343,10 @@ def test_ner_labels_and_config_errors(tiny_encoder):
     unknown = Example.from_dict(nlp.make_doc("mary lives in paris"), {"entities": [(0, 4, "PERSON")]})
     with pytest.raises(ValueError, match=r"doc 1 .*'PERSON'"):
         nlp.update([make_examples(nlp)[0], unknown])
+    partial = make_nlp(tiny_encoder)
+    partial.config["initialize"]["components"]["ner"] = {"labels": ["PER", "LOC"]}
+    with pytest.raises(ValueError, match=r"doc 3 .*'ORG'"):
+        partial.initialize(lambda: make_examples(partial))
     nlp_labels = make_nlp(tiny_encoder, scheme="BILUO")
     nlp_labels.config["initialize"]["components"]["ner"] = {"labels": ["PER", "LOC", "ORG", "MISC"]}
     nlp_labels.initialize(lambda: make_examples(nlp_labels))
