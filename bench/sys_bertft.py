@@ -95,6 +95,7 @@ def run(settings: Settings, data: TaskData, *, profile_steps: int = 0) -> Dict[s
             return _profile(config, use_gpu, profile_steps)
         nlp, train_seconds, init_seconds, n_steps = train_timed(config, use_gpu=use_gpu)
     if settings.save_dir:
+        Path(settings.save_dir).mkdir(parents=True, exist_ok=True)
         nlp.to_disk(Path(settings.save_dir) / "bertft")
     pipe = nlp.get_pipe(name)
     answers_key = pipe.cfg.get("answers_key") or ANSWERS_KEY

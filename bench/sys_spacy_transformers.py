@@ -180,6 +180,7 @@ def run(settings: Settings, data: TaskData) -> Dict[str, Any]:
         config = build_config(settings, data, train_path, dev_path)
         nlp, train_seconds, init_seconds, n_steps = train_timed(config, use_gpu=use_gpu)
     if settings.save_dir:
+        Path(settings.save_dir).mkdir(parents=True, exist_ok=True)
         nlp.to_disk(Path(settings.save_dir) / "spacy-transformers")
     pred = predict(nlp, data.kind, data.eval, settings.infer_batch_size, cuda=use_gpu >= 0)
     return {

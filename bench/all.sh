@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Every figure of BENCHMARKS.md, one command: writes bench/results/*.json and
+# prints the markdown (bench/report.py) at the end.
+#
+#   bash bench/all.sh                 # everything (CPU: many hours on 2 cores)
+#   bash bench/all.sh sst2 mrpc       # some parts: sst2 sst2-pooling mrpc rte conll squad ab lr significance
+#
+# DATA (default ../shared/data), PY (default .venv/bin/python) and RESULTS
+# (default bench/results) can be set in the environment.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-.venv/bin/python}
+DATA=${DATA:-../shared/data}
+R=${RESULTS:-bench/results}
+mkdir -p "$R"
+PARTS=("$@")
+[ ${#PARTS[@]} -eq 0 ] && PARTS=(sst2 sst2-pooling mrpc rte conll squad ab lr significance)
+run() { "$PY" bench/run.py "$@" --data-dir "$DATA"; }
+
+for part in "${PARTS[@]}"; do
+  case "$part" in
+    sst2)  # issue 2: 8000 rows, 2 epochs, lr 5e-5, max length 128; pipelines kept for the A/B
+      run sst2 --save-dir "$R/models-sst2" --out "$R/sst2.json" ;;
+    sst2-pooling)  # issue 2: cls against mean pooling (bertft only)
+      run sst2 --peers none --pooling mean --out "$R/sst2-mean.json" ;;
+    mrpc|rte)  # issue 3: full train, 3 epochs, mean of 3 seeds (report.py prints each)
+      for seed in 0 1 2; do
+        run "$part" --seed "$seed" --peers hf,hf-grouped,torch --out "$R/$part-s$seed.json"
+      done ;;
+    conll)  # issue 4: first 4000 sentences, 2 epochs, all of eng.testa
+      run conll --out "$R/conll.json" ;;
+    squad)  # issue 5: 2000 questions, 3 epochs, lr 1e-4, max length 256, stride 128; 600 eval questions
+      run squad --peers hf,hf-grouped,torch --out "$R/squad.json" ;;
+    ab)  # inference A/B on the fine-tuned SST-2 weights (needs the sst2 part's saved pipeline)
+      "$PY" bench/infer_ab.py "$R/models-sst2/bertft" --task sst2 --data-dir "$DATA" --rounds 5 \
+        --out "$R/infer_ab-sst2.json" ;;
+    lr)  # learning rates as the BERT paper contrasts them, SST-2 2000 rows, 1 epoch
+      "$PY" bench/lr_sweep.py sst2 --n-train 2000 --epochs 1 --lrs 1e-3,2e-5,1e-6 --peers hf --data-dir "$DATA" \
+        --out "$R/lr_sweep-sst2.json" ;;
+    significance)  # bertft against the Trainer on each run's eval set
+      for f in "$R"/sst2.json "$R"/mrpc-s0.json "$R"/rte-s0.json "$R"/conll.json "$R"/squad.json; do
+        [ -f "${f%.json}.predictions.json" ] || continue
+        "$PY" bench/significance.py bertft hf --run "${f%.json}.predictions.json" --data "$DATA" \
+          --out "${f%.json}-significance.json"
+      done ;;
+    *) echo "unknown part '$part'" >&2; exit 2 ;;
+  esac
+done
+"$PY" bench/report.py "$R"/*.json
