@@ -1,6 +1,7 @@
 """The encoder layer: WordpieceBatch -> EncoderOutput, through the HF shim."""
 from typing import Any, Dict, Optional
 
+import numpy
 import torch
 from thinc.api import ArgsKwargs, Model, torch2xp, xp2torch
 
@@ -16,6 +17,7 @@ def hf_transformer(
     amp_dtype: str = "bfloat16",
     grad_scaler_config: Optional[Dict[str, Any]] = None,
     torch_optimizer: bool = True,
+    pad_to_multiple_of: int = 1,
 ) -> Model[WordpieceBatch, EncoderOutput]:
     shim = HFShim(
         mixed_precision=mixed_precision,
@@ -28,7 +30,7 @@ def hf_transformer(
         forward,
         init=init,
         dims={"nO": None},
-        attrs={"name": name},
+        attrs={"name": name, "pad_to_multiple_of": max(1, int(pad_to_multiple_of))},
         shims=[shim],
     )
 
@@ -53,12 +55,20 @@ def forward(model: Model, X: WordpieceBatch, is_train: bool):
         hidden = ops.alloc3f(X.n_rows, X.input_ids.shape[1], shim.hidden_width)
         return EncoderOutput(X, hidden), lambda dY: X
     device = shim.device
+    width = X.input_ids.shape[1]
+    # Rounding the padded length up (e.g. to 8) gives the GPU fewer distinct
+    # shapes to plan kernels for; the extra positions are masked and cut off.
+    extra = -width % model.attrs["pad_to_multiple_of"]
     kwargs = {
-        "input_ids": torch.as_tensor(X.input_ids, device=device),
-        "attention_mask": torch.as_tensor(X.attention_mask, device=device),
-        "token_type_ids": torch.as_tensor(X.token_type_ids, device=device),
+        key: torch.as_tensor(_pad_right(value, extra, pad_id), device=device)
+        for key, value, pad_id in (
+            ("input_ids", X.input_ids, shim.tokenizer.pad_token_id or 0),
+            ("attention_mask", X.attention_mask, 0),
+            ("token_type_ids", X.token_type_ids, 0),
+        )
     }
-    output, torch_backprop = shim(ArgsKwargs(args=(), kwargs=kwargs), is_train)
+    full_output, torch_backprop = shim(ArgsKwargs(args=(), kwargs=kwargs), is_train)
+    output = full_output[:, :width] if extra else full_output
     hidden = torch2xp(output, ops=ops)
 
     def backprop(d_hidden) -> WordpieceBatch:
@@ -67,3 +77,9 @@ def forward(model: Model, X: WordpieceBatch, is_train: bool):
         return X
 
     return EncoderOutput(X, hidden), backprop
+
+
+def _pad_right(array, extra: int, value: int):
+    if not extra:
+        return array
+    return numpy.pad(array, ((0, 0), (0, extra)), constant_values=value)

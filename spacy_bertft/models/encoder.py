@@ -15,6 +15,7 @@ def build_hf_encoder_v1(
     amp_dtype: str = "bfloat16",
     grad_scaler_config: Optional[Dict[str, Any]] = None,
     torch_optimizer: bool = True,
+    pad_to_multiple_of: int = 1,
 ) -> Model[WordpieceBatch, EncoderOutput]:
     """A Hugging Face encoder (``AutoModel``) behind thinc's PyTorch shim.
 
@@ -30,6 +31,9 @@ def build_hf_encoder_v1(
         LayerNorm weights, as in BERT. False runs thinc's own update per
         parameter (needed for other optimizers or parameter averaging; the
         fallback is automatic for those).
+    pad_to_multiple_of (int): Round each batch's padded length up to a
+        multiple of this (8 suits GPU tensor cores and bounds the number of
+        distinct shapes); the extra positions are masked and cut off again.
     RETURNS (Model[WordpieceBatch, EncoderOutput]): The encoder layer.
     """
     return hf_transformer(
@@ -38,4 +42,5 @@ def build_hf_encoder_v1(
         amp_dtype=amp_dtype,
         grad_scaler_config=grad_scaler_config,
         torch_optimizer=torch_optimizer,
+        pad_to_multiple_of=pad_to_multiple_of,
     )

@@ -148,3 +148,19 @@ def test_saved_pipeline_needs_no_pickle(tiny_encoder, tmp_path):
     files = sorted(p.name for p in (tmp_path / "textcat" / "encoder").iterdir())
     assert "model.safetensors" in files and "tokenizer.json" in files and "config.json" in files
     assert not any(name.endswith((".bin", ".pt", ".pkl")) for name in files)
+
+
+def test_pad_to_multiple_of_changes_nothing_but_shapes(tiny_encoder):
+    nlp = make_nlp(tiny_encoder, dropout=0.0)
+    examples, _ = train(nlp, TRAIN, steps=3)
+    texts = [t for t, _ in TRAIN] + ["a film", ""]
+    before = [nlp(t).cats for t in texts]
+    encoder = nlp.get_pipe("textcat").model.get_ref("encoder")
+    encoder.attrs["pad_to_multiple_of"] = 8
+    after = [nlp(t).cats for t in texts]
+    for a, b in zip(before, after):
+        assert a == pytest.approx(b, abs=1e-5)
+    # gradients flow through the cut-off padding too
+    losses = {}
+    nlp.update(examples, losses=losses)
+    assert losses["textcat"] > 0
