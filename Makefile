@@ -32,5 +32,8 @@ demo: setup
 	$(PY) -m spacy project run all .
 	$(PY) scripts/demo.py
 
+bench: setup
+	bash bench/all.sh
+
 clean:
 	rm -rf training metrics packages corpus/*.spacy

@@ -126,8 +126,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     kind = data.kind
     bs = args.batch_size
 
+    # The same model batch for both: the component runs sub-batches of bs; as
+    # users run it, nlp.pipe hands it nlp.batch_size docs at a time, which it
+    # sorts by length first (the HF pipeline batches inputs in their order).
+    component.cfg["predict_batch_size"] = bs
+    pipe_batch = max(bs, nlp.batch_size)
+
     def run_spacy(subset):
-        docs = list(nlp.pipe(inputs_for(nlp, kind, subset), batch_size=bs))
+        docs = list(nlp.pipe(inputs_for(nlp, kind, subset), batch_size=pipe_batch))
         return predictions_from_docs(kind, docs)
 
     def run_hf(subset):

@@ -99,8 +99,12 @@ def run(settings: Settings, data: TaskData, *, profile_steps: int = 0) -> Dict[s
         nlp.to_disk(Path(settings.save_dir) / "bertft")
     pipe = nlp.get_pipe(name)
     answers_key = pipe.cfg.get("answers_key") or ANSWERS_KEY
-    pred = predict(nlp, data.kind, data.eval, settings.infer_batch_size, answers_key=answers_key,
-                   cuda=use_gpu >= 0)
+    # Model batches of infer_batch_size, as the peers use; nlp.pipe hands the
+    # component nlp.batch_size docs at a time, which it sorts by length into
+    # those sub-batches (what users get from the config's defaults).
+    pipe.cfg["predict_batch_size"] = settings.infer_batch_size
+    pred = predict(nlp, data.kind, data.eval, max(settings.infer_batch_size, nlp.batch_size),
+                   answers_key=answers_key, cuda=use_gpu >= 0)
     return {
         "train_seconds": train_seconds,
         "init_seconds": init_seconds,

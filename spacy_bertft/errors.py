@@ -300,6 +300,9 @@ class Errors(metaclass=ErrorsWithCodes):
         "{component}: training doc {index} has an empty segment {which} in "
         "{text!r}. Both segments need text."
     )
+    E020 = (
+        "{component}: labels must be strings, got {label!r}."
+    )
     E019 = (
         "The length-grouped batcher needs size >= 1 and buffer >= 1, got "
         "size={size}, buffer={buffer}."

@@ -204,6 +204,7 @@ class HFShim(PyTorchShim):
         use_token_types = "token_type_ids" in tokenizer.model_input_names
         self._model = HFEncoderModule(transformer, use_token_types)
         self.tokenizer = tokenizer
+        self._torch_opt = None
         from thinc.api import get_torch_default_device
 
         self._model.to(get_torch_default_device())
@@ -221,6 +222,9 @@ class HFShim(PyTorchShim):
         self._set(transformer, tokenizer)
 
     def to_disk(self, path: Union[str, Path]) -> None:
+        if self._model is None:
+            # Not initialized yet (e.g. `spacy assemble`): nothing to write.
+            return
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         self._model.transformer.save_pretrained(path, safe_serialization=True)
@@ -228,6 +232,9 @@ class HFShim(PyTorchShim):
 
     def from_disk(self, path: Union[str, Path]) -> None:
         path = Path(path)
+        if not path.exists():
+            # Saved before initialize: the encoder is read at initialize.
+            return
         if not (path / WEIGHTS_FILE).exists():
             raise ValueError(Errors.E004.format(path=path.parent, file=f"{path.name}/{WEIGHTS_FILE}"))
         transformer = _load_transformer(str(path), local_files_only=True)

@@ -41,11 +41,14 @@ def forward(model: Model, X: EncoderOutput, is_train: bool):
         return Y, backprop_mean
     masked = ops.xp.where(mask > 0, hidden, -ops.xp.inf)
     which = masked.argmax(axis=1)
-    Y = ops.xp.take_along_axis(hidden, which[:, None, :], axis=1)[:, 0, :]
+    # Plain fancy indexing (not take/put_along_axis) works on numpy and cupy alike.
+    rows = ops.xp.arange(shape[0])[:, None]
+    cols = ops.xp.arange(shape[2])[None, :]
+    Y = hidden[rows, which, cols]
 
     def backprop_max(dY: Floats2d):
         d_hidden = ops.alloc3f(*shape)
-        ops.xp.put_along_axis(d_hidden, which[:, None, :], dY[:, None, :], axis=1)
+        d_hidden[rows, which, cols] = dY
         return d_hidden
 
     return Y, backprop_max

@@ -29,6 +29,7 @@ def sequence_classifier(
     output = Softmax_v2(nO=nO) if exclusive_classes else sigmoid_logits(nO=nO)
     model = chain(encode, pooling_layer(pooling), Dropout(dropout), output)
     model.set_ref("encoder", encoder)
+    model.set_ref("wordpieces", encode)
     model.set_ref("output_layer", output)
     model.attrs["multi_label"] = not exclusive_classes
     return model

@@ -2,7 +2,7 @@
 spaCy's update protocol, and saving the encoder as files beside the model."""
 from itertools import islice
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy
 import srsly
@@ -26,6 +26,10 @@ class BertPipe(TrainablePipe):
     """Base class of the spacy-bertft components. Subclasses define
     ``get_loss``, ``set_annotations``, ``_unbatch`` (model output -> one item
     per doc) and ``_rebatch`` (items -> what ``set_annotations`` takes)."""
+
+    # cfg keys that are decisions of the loading config (thresholds, n-best,
+    # batch sizes), not learned state: a saved cfg does not override them.
+    factory_settings: Tuple[str, ...] = ("predict_batch_size",)
 
     def __init__(
         self,
@@ -132,7 +136,7 @@ class BertPipe(TrainablePipe):
 
     def from_bytes(self, bytes_data, *, exclude=tuple()):
         deserialize = {
-            "cfg": lambda b: self.cfg.update(srsly.json_loads(b)),
+            "cfg": lambda b: self._load_cfg(srsly.json_loads(b)),
             "model": lambda b: self.model.from_bytes(b),
         }
         util.from_bytes(bytes_data, deserialize, exclude)
@@ -166,7 +170,7 @@ class BertPipe(TrainablePipe):
             self.model.from_bytes(p.read_bytes())
 
         deserialize = {
-            "cfg": lambda p: self.cfg.update(srsly.read_json(p)),
+            "cfg": lambda p: self._load_cfg(srsly.read_json(p)),
             ENCODER_DIR: lambda p: shim.from_disk(p),
             "model": load_model,
         }
@@ -174,5 +178,12 @@ class BertPipe(TrainablePipe):
         self._after_load()
         return self
 
+    def _load_cfg(self, saved: Dict[str, Any]) -> None:
+        self.cfg.update({k: v for k, v in saved.items() if k not in self.factory_settings})
+
     def _after_load(self) -> None:
-        """Hook for subclasses to restore state derived from cfg."""
+        """Restore state derived from cfg; re-arm warnings that fire once per
+        loaded pipeline (thinc saves layer attrs with the model)."""
+        for node in self.model.walk():
+            if "warned" in node.attrs:
+                node.attrs["warned"] = False

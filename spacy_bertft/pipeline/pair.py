@@ -86,6 +86,8 @@ class BertPairClassifier(BertTextCategorizer):
     """Exclusive classes over a pair of segments; writes ``doc.cats`` and
     ``doc.spans["segments"]``."""
 
+    factory_settings = ("predict_batch_size", "separator", "positive_label")
+
     def __init__(
         self,
         vocab: Vocab,
@@ -103,6 +105,8 @@ class BertPairClassifier(BertTextCategorizer):
         )
         self.cfg["separator"] = separator
         self.cfg["positive_label"] = positive_label
+        # The model splits docs at the same separator the component checks.
+        self.model.get_ref("wordpieces").attrs["separator"] = separator
 
     def _check_docs(self, docs: Sequence[Doc]) -> None:
         for i, doc in enumerate(docs):

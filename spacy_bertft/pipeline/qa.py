@@ -219,6 +219,8 @@ class BertQuestionAnswerer(BertPipe):
     """Extractive question answering with a fine-tuned BERT encoder; writes
     answer spans to ``doc.spans[answers_key]``."""
 
+    factory_settings = ("predict_batch_size", "answers_key", "n_best", "max_answer_length", "null_threshold")
+
     def __init__(
         self,
         vocab: Vocab,

@@ -140,6 +140,8 @@ def make_bert_textcat_multilabel(
 class BertTextCategorizer(BertPipe):
     """Classify docs with a fine-tuned BERT encoder; writes ``doc.cats``."""
 
+    factory_settings = ("predict_batch_size", "threshold")
+
     def __init__(
         self,
         vocab: Vocab,
@@ -170,7 +172,7 @@ class BertTextCategorizer(BertPipe):
 
     def add_label(self, label: str) -> int:
         if not isinstance(label, str):
-            raise ValueError(f"Labels must be strings, got {label!r}")
+            raise ValueError(Errors.E020.format(component=self.name, label=label))
         if label in self.labels:
             return 0
         self._allow_extra_label()
@@ -259,7 +261,7 @@ class BertTextCategorizer(BertPipe):
         if not self.labels:
             raise ValueError(Errors.E011.format(component=self.name))
         if not self.multi_label and len(self.labels) < 2:
-            raise ValueError(Errors.E012.format(labels=list(self.labels)))
+            raise ValueError(Errors.E012.format(component=self.name, labels=list(self.labels)))
         docs = [eg.reference for eg in sample]
         truths = self._truths(sample)
         self.model.initialize(X=docs, Y=self.model.ops.asarray2f(truths))

@@ -164,3 +164,21 @@ def test_pad_to_multiple_of_changes_nothing_but_shapes(tiny_encoder):
     losses = {}
     nlp.update(examples, losses=losses)
     assert losses["textcat"] > 0
+
+
+def test_single_label_exclusive_is_a_clear_error(tiny_encoder):
+    nlp = make_nlp(tiny_encoder)
+    examples = [Example.from_dict(nlp.make_doc("a film"), {"cats": {"POS": 1.0}})]
+    with pytest.raises(ValueError, match="at least two labels"):
+        nlp.initialize(lambda: examples)
+
+
+def test_save_before_initialize_and_load_settings(tiny_encoder, tmp_path):
+    nlp = make_nlp(tiny_encoder)
+    nlp.to_disk(tmp_path / "untrained")  # spacy assemble does this
+    spacy.load(tmp_path / "untrained")
+    train(nlp, TRAIN, steps=1)
+    nlp.to_disk(tmp_path / "trained")
+    loaded = spacy.load(tmp_path / "trained", config={"components": {"textcat": {"predict_batch_size": 3}}})
+    assert loaded.get_pipe("textcat").cfg["predict_batch_size"] == 3
+    assert loaded.get_pipe("textcat").labels == ("POS", "NEG")
