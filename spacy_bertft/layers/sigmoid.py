@@ -3,7 +3,9 @@ gradient with respect to the logits (sigmoid and binary cross-entropy fused,
 as thinc's Softmax does for softmax and cross-entropy)."""
 from typing import Optional
 
-from thinc.api import Model, glorot_uniform_init, zero_init
+from thinc.api import Model, zero_init
+
+from .init import bert_init_W
 from thinc.types import Floats2d
 
 
@@ -23,7 +25,7 @@ def init(model: Model, X: Optional[Floats2d] = None, Y: Optional[Floats2d] = Non
     if Y is not None and model.maybe_get_dim("nO") is None:
         model.set_dim("nO", Y.shape[1])
     nO, nI = model.get_dim("nO"), model.get_dim("nI")
-    model.set_param("W", glorot_uniform_init(model.ops, (nO, nI)))
+    model.set_param("W", bert_init_W(model.ops, (nO, nI)))
     model.set_param("b", zero_init(model.ops, (nO,)))
 
 

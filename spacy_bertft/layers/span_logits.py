@@ -7,10 +7,7 @@ from thinc.api import Linear, Model, zero_init
 from thinc.types import Floats2d, Floats3d
 
 from ..data_classes import EncoderOutput, WordpieceBatch
-
-# BERT's initializer_range: the head starts as Hugging Face's
-# BertForQuestionAnswering.qa_outputs does.
-INIT_STD = 0.02
+from .init import bert_init_W
 
 
 @dataclass
@@ -29,12 +26,6 @@ class SpanLogits:
     @property
     def n_rows(self) -> int:
         return int(self.logits.shape[0])
-
-
-def bert_init_W(ops, shape) -> Floats2d:
-    """Normal(0, 0.02) weights, as BERT initialises its task heads."""
-    values = numpy.random.normal(0.0, INIT_STD, size=shape).astype("float32")
-    return ops.asarray2f(values)
 
 
 def span_logits(nI: Optional[int] = None) -> Model[EncoderOutput, SpanLogits]:

@@ -6,6 +6,7 @@ from thinc.api import Dropout, Model, Softmax_v2, chain
 from thinc.types import Floats2d
 
 from ..data_classes import EncoderOutput, WordpieceBatch
+from ..layers.init import bert_init_W
 from ..layers.pooling import pooling_layer
 from ..layers.sigmoid import sigmoid_logits
 from ..layers.wordpieces import bert_wordpieces
@@ -26,7 +27,7 @@ def sequence_classifier(
     encode = bert_wordpieces(
         encoder, max_length=max_length, two_segments=two_segments, separator=separator
     )
-    output = Softmax_v2(nO=nO) if exclusive_classes else sigmoid_logits(nO=nO)
+    output = Softmax_v2(nO=nO, init_W=bert_init_W) if exclusive_classes else sigmoid_logits(nO=nO)
     model = chain(encode, pooling_layer(pooling), Dropout(dropout), output)
     model.set_ref("encoder", encoder)
     model.set_ref("wordpieces", encode)

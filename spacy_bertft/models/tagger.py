@@ -7,6 +7,7 @@ from thinc.types import Floats2d
 
 from ..data_classes import EncoderOutput, WordpieceBatch
 from ..errors import Errors
+from ..layers.init import bert_init_W
 from ..layers.token_output import per_token
 from ..layers.token_pooling import token_pooling as pool_tokens
 from ..layers.wordpieces import bert_wordpieces
@@ -44,7 +45,7 @@ def build_token_classifier_v1(
     if stride < 0 or stride >= max_length - _N_SPECIAL:
         raise ValueError(Errors.E101.format(stride=stride, max_length=max_length, n_special=_N_SPECIAL))
     encode = bert_wordpieces(encoder, max_length=max_length, windows=True, stride=stride)
-    output = Softmax_v2(nO=nO)
+    output = Softmax_v2(nO=nO, init_W=bert_init_W)
     model = chain(
         pool_tokens(encode, token_pooling),
         per_token(chain(Dropout(dropout), output)),
