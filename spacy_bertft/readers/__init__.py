@@ -62,12 +62,18 @@ def detect_format(
             obj = srsly.json_loads(first)
         except ValueError:
             obj = None
-        if obj is None or "data" in obj:
-            # Not one object per line: a (pretty-printed) JSON document.
-            if obj is None:
+        if obj is None:
+            # Either a (pretty-printed) JSON document, or JSONL whose first
+            # record is malformed: then a later line is a record of its own,
+            # and the JSONL reader names the bad line (or skips and counts it).
+            # Only the next line is looked at: deep inside a pretty-printed
+            # document a line can be an object too.
+            record = _first_record(lines[1:2])
+            if record is None:
                 return "squad"
-            if isinstance(obj.get("data"), list):
-                return "squad"
+            obj = record
+        elif isinstance(obj.get("data"), list):
+            return "squad"
         return _jsonl_format(obj, path=path, text_field=text_field, pair_field=pair_field)
     if "\t" in lines[0]:
         return "glue"
@@ -76,6 +82,21 @@ def detect_format(
         return "conll"
     raise ValueError(Errors.E208.format(path=path, detail=f"first line {lines[0][:80]!r}",
                                         formats=", ".join(FORMATS)))
+
+
+def _first_record(lines: List[str]) -> Optional[Dict[str, Any]]:
+    """The first of lines that is a JSON object on its own, or None."""
+    for line in lines:
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        try:
+            obj = srsly.json_loads(line)
+        except ValueError:
+            continue
+        if isinstance(obj, dict):
+            return obj
+    return None
 
 
 def _jsonl_format(obj: Dict[str, Any], *, path: Path, text_field: Optional[str], pair_field: Optional[str]) -> str:

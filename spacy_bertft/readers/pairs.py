@@ -191,6 +191,7 @@ def read_glue_tsv(
     collector = _Collector(path, report)
     lines = iter_lines(path)
     header_line, header_text = next(lines, (1, None))
+    lines.close()  # closes the file; the rows are read by a second pass below
     if header_text is None:
         raise ValueError(Errors.E226.format(path=path, what="no header row"))
     header = next(csv.reader([header_text], delimiter="\t", quoting=csv.QUOTE_NONE))

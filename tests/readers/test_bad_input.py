@@ -42,6 +42,16 @@ def test_malformed_json_line(nlp, tmp_path):
     assert "E200" in report.invalid_examples[0].message
 
 
+def test_malformed_first_json_line(nlp, tmp_path):
+    # Still read as JSONL (not taken for a JSON document): the error names line 1.
+    path = jsonl(tmp_path, ['{"text": "broken", "spans": [', GOOD_NER, GOOD_NER])
+    assert detect_format(path) == "ner"
+    with pytest.raises(ValueError, match=r"E200.*data.jsonl:1"):
+        read_file(path, nlp)
+    docs, report = read_file(path, nlp, skip_invalid=True)
+    assert len(docs) == 2 and report.invalid_examples[0].line == 1
+
+
 def test_not_an_object(nlp, tmp_path):
     path = jsonl(tmp_path, [GOOD_NER, "[1, 2]"])
     with pytest.raises(ValueError, match=r"E201.*data.jsonl:2.*list"):
