@@ -18,6 +18,7 @@ from ..errors import Errors
 from ..util import resolve_model_name
 
 WEIGHTS_FILE = "model.safetensors"
+WEIGHTS_INDEX_FILE = "model.safetensors.index.json"
 _AMP_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -158,6 +159,25 @@ class HFShim(PyTorchShim):
             and optimizer.averages is None
         )
 
+    def clips_globally(self, optimizer) -> bool:
+        """Whether the component may clip the encoder's gradients together
+        with its head's before ``finish_update``: on the torch AdamW path,
+        with unscaled gradients (no float16 loss scaling)."""
+        return self._fused_adamw_applies(optimizer) and not self._grad_scaler._enabled
+
+    def grad_square_sum(self) -> float:
+        """Sum of the squares of the encoder's accumulated gradients."""
+        grads = [p.grad for p in self._model.parameters() if p.grad is not None]
+        if not grads:
+            return 0.0
+        return float(torch.stack([g.detach().float().pow(2).sum() for g in grads]).sum())
+
+    def scale_grads(self, factor: float) -> None:
+        """Multiply the encoder's accumulated gradients by factor."""
+        grads = [p.grad for p in self._model.parameters() if p.grad is not None]
+        if grads:
+            torch._foreach_mul_(grads, factor)
+
     def _get_torch_optimizer(self, optimizer) -> torch.optim.Optimizer:
         if self._torch_opt is None or self._torch_opt_owner != id(optimizer):
             decay, no_decay = [], []
@@ -235,7 +255,9 @@ class HFShim(PyTorchShim):
         if not path.exists():
             # Saved before initialize: the encoder is read at initialize.
             return
-        if not (path / WEIGHTS_FILE).exists():
+        # save_pretrained shards weights over its max_shard_size: then an
+        # index file names the shards (and from_pretrained reads them).
+        if not (path / WEIGHTS_FILE).exists() and not (path / WEIGHTS_INDEX_FILE).exists():
             raise ValueError(Errors.E004.format(path=path.parent, file=f"{path.name}/{WEIGHTS_FILE}"))
         transformer = _load_transformer(str(path), local_files_only=True)
         tokenizer = _load_tokenizer(str(path), str(path), local_files_only=True)
