@@ -108,15 +108,56 @@ class BertPipe(TrainablePipe):
             return losses
         self.validate_training_examples(examples)
         set_dropout_rate(self.model, drop)
-        scores, backprop = self.model.begin_update([eg.predicted for eg in examples])
-        loss, d_scores = self.get_loss(examples, scores)
-        if numpy.isnan(loss):
-            raise ValueError(Errors.E010.format(component=self.name, n=len(examples)))
-        backprop(d_scores)
+        for chunk, weight in self._update_chunks(examples):
+            scores, backprop = self.model.begin_update([eg.predicted for eg in chunk])
+            loss, d_scores = self.get_loss(chunk, scores)
+            if numpy.isnan(loss):
+                raise ValueError(Errors.E010.format(component=self.name, n=len(examples)))
+            if weight != 1.0:
+                loss, d_scores = loss * weight, d_scores * weight
+            backprop(d_scores)
+            losses[self.name] += loss
         if sgd is not None:
             self.finish_update(sgd)
-        losses[self.name] += loss
         return losses
+
+    def finish_update(self, sgd: Optimizer) -> None:
+        """Apply the accumulated gradients (spaCy calls this once per batch).
+
+        With gradient clipping and the encoder's torch AdamW path, the norm is
+        taken over all of the component's gradients together, encoder and
+        head, as BERT's and Hugging Face's training clip them
+        (``clip_grad_norm_`` over the whole model): a head whose gradient is
+        large early in training then also damps the encoder's steps, instead
+        of each part being clipped on its own.
+        """
+        self._clip_global_norm(sgd)
+        self.model.finish_update(sgd)
+
+    def _clip_global_norm(self, sgd: Optimizer) -> None:
+        clip = float(getattr(sgd, "grad_clip", 0.0) or 0.0)
+        if clip <= 0 or not self.model.has_ref("encoder"):
+            return
+        shim = self.encoder_shim
+        if not shim.is_loaded or not shim.clips_globally(sgd):
+            return
+        head = [node.get_grad(name) for node in self.model.walk() for name in node.param_names
+                if node.has_grad(name)]
+        xp = self.model.ops.xp
+        square = sum(float(xp.square(g).sum()) for g in head) + shim.grad_square_sum()
+        norm = square ** 0.5
+        if norm > clip:
+            factor = clip / (norm + 1e-6)
+            for g in head:
+                g *= factor
+            shim.scale_grads(factor)
+
+    def _update_chunks(self, examples: List[Example]) -> List[Tuple[List[Example], float]]:
+        """The passes one update makes over a batch: (examples, weight of
+        their loss in the batch's). One pass over all of them by default;
+        components whose inputs can multiply (QA windows) split big batches
+        and accumulate the gradients, which bounds memory."""
+        return [(examples, 1.0)]
 
     def _sample_docs(self, get_examples: Callable[[], Iterable[Example]], n: int = 10):
         validate_get_examples(get_examples, f"{type(self).__name__}.initialize")

@@ -122,6 +122,22 @@ def test_textcat_missing_weights_file(tiny_encoder, tmp_path):
         spacy.load(tmp_path)
 
 
+def test_textcat_loads_sharded_weights(tiny_encoder, tmp_path):
+    # Encoders over save_pretrained's max_shard_size are written as shards
+    # plus an index; such a folder loads like a single file.
+    nlp = make_nlp(tiny_encoder)
+    train(nlp, TRAIN, steps=1)
+    nlp.to_disk(tmp_path)
+    encoder_dir = tmp_path / "textcat" / "encoder"
+    (encoder_dir / "model.safetensors").unlink()
+    nlp.get_pipe("textcat").encoder_shim._model.transformer.save_pretrained(
+        encoder_dir, safe_serialization=True, max_shard_size="20KB")
+    assert (encoder_dir / "model.safetensors.index.json").exists()
+    nlp2 = spacy.load(tmp_path)
+    text = "I love this movie"
+    assert nlp2(text).cats == pytest.approx(nlp(text).cats, abs=1e-5)
+
+
 def test_textcat_untrained_use_is_a_clear_error(tiny_encoder):
     nlp = make_nlp(tiny_encoder)
     with pytest.raises(ValueError, match="initialize"):
@@ -182,3 +198,33 @@ def test_save_before_initialize_and_load_settings(tiny_encoder, tmp_path):
     loaded = spacy.load(tmp_path / "trained", config={"components": {"textcat": {"predict_batch_size": 3}}})
     assert loaded.get_pipe("textcat").cfg["predict_batch_size"] == 3
     assert loaded.get_pipe("textcat").labels == ("POS", "NEG")
+
+
+def test_gradient_clipping_is_global_over_encoder_and_head(tiny_encoder):
+    # As clip_grad_norm_ over a whole Hugging Face model: one norm over the
+    # encoder's and the head's gradients, all scaled by the same factor.
+    nlp = make_nlp(tiny_encoder)
+    train(nlp, TRAIN, steps=1)
+    textcat = nlp.get_pipe("textcat")
+    examples = [Example.from_dict(nlp.make_doc(t), {"cats": c}) for t, c in TRAIN]
+    textcat.update(examples)  # no optimizer: the gradients stay
+    shim = textcat.encoder_shim
+    head = [(node, name) for node in textcat.model.walk() for name in node.param_names if node.has_grad(name)]
+    assert head
+
+    def norms():
+        enc = shim.grad_square_sum()
+        hd = sum(float(numpy.square(node.get_grad(name)).sum()) for node, name in head)
+        return enc, hd
+
+    enc0, head0 = norms()
+    total = (enc0 + head0) ** 0.5
+    optimizer = Adam(1e-3, grad_clip=total / 4, use_averages=False)
+    assert shim.clips_globally(optimizer)
+    textcat._clip_global_norm(optimizer)
+    enc1, head1 = norms()
+    assert (enc1 + head1) ** 0.5 == pytest.approx(total / 4, rel=1e-4)
+    assert enc1 / head1 == pytest.approx(enc0 / head0, rel=1e-4)  # same direction
+    # under the limit: untouched
+    textcat._clip_global_norm(Adam(1e-3, grad_clip=total, use_averages=False))
+    assert norms() == pytest.approx((enc1, head1))
