@@ -16,8 +16,9 @@ class Warnings(metaclass=ErrorsWithCodes):
         "report's counts."
     )
     W201 = (
-        "augment: {n} of {total} doc(s) got no copy: no word in them has a "
-        "synonym in the '{source}' source."
+        "augment: {n} of {total} doc(s) got no copy: no edit ({edits}) fits "
+        "them (a synonym edit needs a word with a synonym in the '{source}' "
+        "source; swap, insert and delete need content words)."
     )
     W001 = (
         "{component}: {n} input(s) were longer than max_length={max_length} "
@@ -424,4 +425,7 @@ class Errors(metaclass=ErrorsWithCodes):
         "leaves no room for the question and more than stride={stride} "
         "context wordpieces. Lower the stride (e.g. to half of max_length) or "
         "use an encoder with longer inputs."
+    )
+    E167 = (
+        "{name} must be an integer >= 0 (0: no limit), got {value!r}."
     )

@@ -27,7 +27,7 @@ from thinc.types import Floats3d
 
 from ..errors import Errors
 from ..layers.span_logits import SpanLogits
-from ..layers.wordpieces import model_max_length
+from ..layers.wordpieces import doc_segments, encode_texts, get_tokenizer, model_max_length
 from ..qa_postprocess import AnswerChoice, best_spans, select_answer, spans_to_answers
 from ..segments import SEGMENTS_KEY, qa_doc, split_segments
 from ..squad_metric import squad_scores
@@ -154,6 +154,7 @@ def make_qa_scorer() -> Callable:
         "max_answer_length": 30,
         "null_threshold": None,
         "predict_batch_size": 64,
+        "max_windows_per_pass": 32,
         "scorer": {"@scorers": "spacy-bertft.qa_scorer.v1"},
     },
     default_score_weights={"qa_f1": 1.0, "qa_exact_match": 0.0},
@@ -168,7 +169,8 @@ def make_bert_qa(
     max_answer_length: int,
     null_threshold: Optional[float],
     predict_batch_size: int,
-    scorer: Optional[Callable],
+    max_windows_per_pass: int = 32,
+    scorer: Optional[Callable] = None,
 ) -> "BertQuestionAnswerer":
     """Extractive question answering over two-segment docs (question,
     context; see ``spacy_bertft.qa_doc``).
@@ -181,11 +183,17 @@ def make_bert_qa(
         has none when null score - best score > null_threshold. None always
         answers (SQuAD v1.1).
     predict_batch_size (int): Docs per forward pass at prediction.
+    max_windows_per_pass (int): Training: at most this many windows go
+        through the encoder at once. A batch of questions whose contexts make
+        more windows (length-grouped batches put the long contexts together)
+        is split into passes whose gradients are accumulated into the same
+        update, so peak memory stays that of a batch of this many windows.
+        0: no limit.
     """
     return BertQuestionAnswerer(
         nlp.vocab, model, name, answers_key=answers_key, n_best=n_best,
         max_answer_length=max_answer_length, null_threshold=null_threshold,
-        scorer=scorer, predict_batch_size=predict_batch_size,
+        scorer=scorer, predict_batch_size=predict_batch_size, max_windows_per_pass=max_windows_per_pass,
     )
 
 
@@ -219,7 +227,8 @@ class BertQuestionAnswerer(BertPipe):
     """Extractive question answering with a fine-tuned BERT encoder; writes
     answer spans to ``doc.spans[answers_key]``."""
 
-    factory_settings = ("predict_batch_size", "answers_key", "n_best", "max_answer_length", "null_threshold")
+    factory_settings = ("predict_batch_size", "answers_key", "n_best", "max_answer_length", "null_threshold",
+                        "max_windows_per_pass")
 
     def __init__(
         self,
@@ -233,14 +242,18 @@ class BertQuestionAnswerer(BertPipe):
         null_threshold: Optional[float] = None,
         scorer: Optional[Callable] = None,
         predict_batch_size: int = 64,
+        max_windows_per_pass: int = 32,
     ) -> None:
         for option, value in (("n_best", n_best), ("max_answer_length", max_answer_length)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(Errors.E160.format(name=option, value=value))
+        if isinstance(max_windows_per_pass, bool) or not isinstance(max_windows_per_pass, int) \
+                or max_windows_per_pass < 0:
+            raise ValueError(Errors.E167.format(name="max_windows_per_pass", value=max_windows_per_pass))
         super().__init__(
             vocab, model, name, scorer=scorer, predict_batch_size=predict_batch_size,
             answers_key=answers_key, n_best=n_best, max_answer_length=max_answer_length,
-            null_threshold=null_threshold,
+            null_threshold=null_threshold, max_windows_per_pass=max_windows_per_pass,
         )
 
     @property
@@ -412,6 +425,38 @@ class BertQuestionAnswerer(BertPipe):
             b_start, answer = golds[i]
             starts[row], ends[row] = window_label(batch.offsets[row], b_start, answer)
         return starts, ends
+
+    def _windows_per_doc(self, docs: Sequence[Doc]) -> numpy.ndarray:
+        """How many windows each doc's context makes (tokenizing only)."""
+        wordpieces = self.model.get_ref("wordpieces")
+        attrs = wordpieces.attrs
+        texts_a, texts_b, b_starts = doc_segments(docs, attrs["separator"])
+        batch = encode_texts(get_tokenizer(wordpieces), texts_a, texts_b, b_starts, max_length=attrs["max_length"],
+                             truncation=attrs["truncation"], windows=True, stride=attrs["stride"])
+        return numpy.bincount(numpy.asarray(batch.doc_index, dtype="int64"), minlength=len(docs))
+
+    def _update_chunks(self, examples: List[Example]) -> List[Tuple[List[Example], float]]:
+        """Split a batch whose windows exceed ``max_windows_per_pass`` into
+        passes of whole questions, each weighted by its share of the windows
+        (the loss is a mean over windows, as in BertForQuestionAnswering)."""
+        limit = int(self.cfg.get("max_windows_per_pass") or 0)
+        if limit <= 0 or len(examples) <= 1:
+            return [(examples, 1.0)]
+        counts = self._windows_per_doc([eg.predicted for eg in examples])
+        total = int(counts.sum())
+        if total <= limit:
+            return [(examples, 1.0)]
+        chunks: List[Tuple[List[Example], float]] = []
+        current: List[Example] = []
+        rows = 0
+        for eg, n in zip(examples, counts.tolist()):
+            if current and rows + n > limit:
+                chunks.append((current, rows / total))
+                current, rows = [], 0
+            current.append(eg)
+            rows += n
+        chunks.append((current, rows / total))
+        return chunks
 
     def get_loss(self, examples: Iterable[Example], scores: SpanLogits) -> Tuple[float, Floats3d]:
         """Cross-entropy of the gold start and end wordpieces over each

@@ -131,6 +131,45 @@ def test_qa_loss_and_gradient(tiny_encoder):
         assert d_logits[row, pos, k] == pytest.approx(numeric, abs=1e-4)
 
 
+def _grads(qa):
+    """The accumulated gradients of the encoder (torch) and the head (thinc)."""
+    module = qa.encoder_shim._model
+    grads = [p.grad.detach().clone().numpy() for p in module.parameters() if p.grad is not None]
+    head = qa.model.get_ref("output_layer").get_ref("linear")
+    return grads, numpy.array(head.get_grad("W"))
+
+
+def test_qa_windows_per_pass_accumulates_the_same_gradient(tiny_encoder):
+    # Long contexts make several windows each; with max_windows_per_pass the
+    # batch goes through the encoder in passes of whole questions, and the
+    # update is the one of a single pass (loss and gradients equal).
+    long_context = "the cat sat on the mat and the dog was sleeping outside in london with mary and john."
+    rows = [("where was the dog sleeping?", long_context, "outside in london"), QA[0],
+            ("who sat on the mat?", long_context, "the cat"), ("where does mary live?", QA[3][1], None)]
+    results = []
+    for limit in (0, 3):
+        nlp = make_nlp(tiny_encoder, max_length=24, stride=6, max_windows_per_pass=limit)
+        examples = make_examples(nlp, rows)
+        fix_random_seed(0)
+        nlp.initialize(lambda: examples)
+        qa = nlp.get_pipe("qa")
+        counts = qa._windows_per_doc([eg.predicted for eg in examples])
+        assert counts[0] >= 2 and counts.sum() > 3
+        chunks = qa._update_chunks(examples)
+        assert (len(chunks) == 1) if limit == 0 else (len(chunks) > 1)
+        assert sum(w for _, w in chunks) == pytest.approx(1.0)
+        losses = {}
+        qa.update(examples, drop=0.0, losses=losses)
+        results.append((losses["qa"], *_grads(qa)))
+    (loss_a, torch_a, head_a), (loss_b, torch_b, head_b) = results
+    assert loss_b == pytest.approx(loss_a, rel=1e-5)
+    assert numpy.allclose(head_a, head_b, atol=1e-6)
+    assert len(torch_a) == len(torch_b) > 0
+    assert all(numpy.allclose(a, b, atol=1e-6) for a, b in zip(torch_a, torch_b))
+    with pytest.raises(ValueError, match="E167"):
+        make_nlp(tiny_encoder, max_windows_per_pass=-1)
+
+
 def test_window_label():
     # [CLS] q [SEP] c0 c1 c2 [SEP]; the context starts at char 10
     offsets = numpy.asarray([[-1, -1], [0, 5], [-1, -1], [10, 14], [15, 19], [19, 20], [-1, -1]])
