@@ -1,13 +1,17 @@
-"""Does synonym augmentation help on a small SST-2 subset?
+"""Does augmentation help on a small SST-2 subset?
 
 Trains bert_textcat (configs/textcat.cfg: AdamW, warmup-linear, the packaged
 encoder by default) on a random subset of SST-2's train.tsv, once as is and
-once per synonym source with `augment`'s copies added, and reports accuracy on
-SST-2's dev.tsv (all 872 sentences unless --n-dev). Several seeds: each seed
-draws its own subset, its own augmentation and its own training order.
+once per synonym source and edit set with `augment`'s copies added, and
+reports accuracy on SST-2's dev.tsv (all 872 sentences unless --n-dev).
+Several seeds: each seed draws its own subset, its own augmentation and its
+own training order.
 
     python bench/augment_sst2.py --data-dir ../shared/data --n-train 500 \
         --sources wordnet embeddings --seeds 0 1 2 --out bench/results/augment_sst2.json
+    # EDA's four edits against synonyms alone
+    python bench/augment_sst2.py --data-dir ../shared/data --n-train 500 --sources wordnet \
+        --edit-sets synonym synonym,swap,insert,delete --seeds 0 1 2 --out bench/results/augment_sst2-eda.json
 
 The data is converted by spacy_bertft.readers (the code of `convert`), the
 copies made by spacy_bertft.augment (the code of `augment`).
@@ -72,6 +76,8 @@ def main(argv: List[str] = None) -> Dict:
     parser.add_argument("--sources", nargs="+", default=["wordnet", "embeddings"],
                         choices=["wordnet", "embeddings"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--edit-sets", nargs="+", default=["synonym"],
+                        help="comma-separated edits per condition (synonym,swap,insert,delete)")
     parser.add_argument("--max-copies", type=int, default=1)
     parser.add_argument("--replace-fraction", type=float, default=0.15)
     parser.add_argument("--epochs", type=int, default=3)
@@ -97,10 +103,13 @@ def main(argv: List[str] = None) -> Dict:
     for seed in args.seeds:
         subset = random.Random(seed).sample(train_all, args.n_train)
         conditions = {"none": (subset, None)}
-        for name, synonyms in sources.items():
-            docs, report = augment_docs([d.copy() for d in subset], synonyms, seed=seed, max_copies=args.max_copies,
-                                        replace_fraction=args.replace_fraction, source_name=name)
-            conditions[name] = (docs, report)
+        for source, synonyms in sources.items():
+            for edit_set in args.edit_sets:
+                name = source if edit_set == "synonym" else f"{source}:{edit_set}"
+                docs, report = augment_docs([d.copy() for d in subset], synonyms, seed=seed,
+                                            max_copies=args.max_copies, replace_fraction=args.replace_fraction,
+                                            edits=edit_set.split(","), source_name=source)
+                conditions[name] = (docs, report)
         for name, (docs, report) in conditions.items():
             scores = train_and_score(docs, dev, model=args.model, epochs=args.epochs, batch_size=args.batch_size,
                                      lr=args.lr, max_length=args.max_length, seed=seed)
@@ -108,11 +117,13 @@ def main(argv: List[str] = None) -> Dict:
             if report is not None:
                 run["copies"] = report.copies_written
                 run["words_replaced"] = report.words_replaced
+                run["edit_counts"] = report.edit_counts
                 run["examples"] = report.examples[:3]
             runs.append(run)
             print(json.dumps({k: v for k, v in run.items() if k != "examples"}), flush=True)
     summary = {}
-    for name in ["none", *sources]:
+    names = ["none"] + [s if e == "synonym" else f"{s}:{e}" for s in sources for e in args.edit_sets]
+    for name in names:
         accs = [r["accuracy"] for r in runs if r["augmentation"] == name]
         summary[name] = {"mean_accuracy": statistics.mean(accs),
                          "stdev": statistics.stdev(accs) if len(accs) > 1 else 0.0, "n_seeds": len(accs)}
@@ -120,7 +131,7 @@ def main(argv: List[str] = None) -> Dict:
               "n_dev": len(dev), "train_file_rows": train_report.read, "runs": runs, "summary": summary}
     print("\naugmentation   mean dev accuracy (seeds)")
     for name, s in summary.items():
-        print(f"{name:<14} {s['mean_accuracy']:.4f} +- {s['stdev']:.4f} ({s['n_seeds']})")
+        print(f"{name:<40} {s['mean_accuracy']:.4f} +- {s['stdev']:.4f} ({s['n_seeds']})")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=2), encoding="utf8")

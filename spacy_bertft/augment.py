@@ -1,4 +1,5 @@
-"""Label-preserving data augmentation: synonym substitution.
+"""Label-preserving data augmentation: synonym substitution and EDA's other
+edits (swap, insert, delete).
 
 Two synonym sources:
 
@@ -9,10 +10,12 @@ Two synonym sources:
   an encoder's input (wordpiece) embedding matrix, among whole-word
   wordpieces only.
 
-``augment_docs`` makes up to ``max_copies`` copies of each doc, each with a
-few words replaced. The copies keep the doc's categories, its sentence
-boundaries and span groups (token indices do not move: a replacement is one
-token), and its entities: entity tokens are never edited. Every copy records
+``augment_docs`` makes up to ``max_copies`` copies of each doc, each with
+one edit applied to a few of its content words. The copies keep the doc's
+categories, sentence boundaries, span groups and entities (moved with their
+tokens when a word is inserted or deleted): entity tokens, stop words and
+negations are never edited, and a pair's two texts never exchange words.
+Every copy records
 its source doc's id in ``doc.user_data["bertft_source_id"]``. Docs marked as
 dev data and QA docs are refused.
 """
@@ -29,9 +32,15 @@ from spacy.tokens import Doc, Span, SpanGroup
 
 from .errors import Errors, Warnings
 from .readers._util import AUGMENTED_KEY, ID_KEY, SOURCE_ID_KEY, SPLIT_KEY
+from .segments import SEGMENTS_KEY
 from .util import DEFAULT_MODEL, resolve_model_name
 
 SOURCES = ("wordnet", "embeddings")
+EDITS = ("synonym", "swap", "insert", "delete")
+# Never edited, whatever the stop word list says: they flip a sentiment or an
+# entailment.
+NEGATIONS = frozenset(
+    "not no never n't nor neither nobody nothing none nowhere without hardly barely scarcely cannot".split())
 WORDNET_DIRS = ("/usr/share/wordnet", "/usr/local/WordNet-3.0/dict", "/usr/share/wordnet/dict")
 QA_KEY = "answers"
 # The 45 lexicographer files of WordNet 3.0 (the lexnames(5WN) table). nltk
@@ -202,6 +211,7 @@ class AugmentReport:
     words_replaced: int = 0
     entity_tokens_kept: int = 0
     label_counts: Dict[str, int] = field(default_factory=dict)
+    edit_counts: Dict[str, int] = field(default_factory=dict)
     examples: List[str] = field(default_factory=list)
 
     def to_dict(self) -> Dict:
@@ -216,23 +226,163 @@ def _match_case(word: str, like: str) -> str:
     return word
 
 
-def _copy_doc(doc: Doc, words: List[str]) -> Doc:
-    """A doc with ``words`` in place of doc's tokens and everything else of doc."""
+# A slot of an edited copy: (index of the original token or None for an
+# inserted word, text, trailing space).
+Slot = Tuple[Optional[int], str, bool]
+
+
+def _slots(doc: Doc) -> List[Slot]:
+    return [(t.i, t.text, bool(t.whitespace_)) for t in doc]
+
+
+def _build_doc(doc: Doc, slots: List[Slot]) -> Doc:
+    """The doc that ``slots`` spell, with everything else of doc: categories,
+    user data, sentence starts, tags, entities and span groups (moved to the
+    new token positions; an inserted word is outside entities and inside any
+    span that holds the tokens on both sides of it)."""
+    old = [o for o, _, _ in slots]
     new = Doc(
         doc.vocab,
-        words=words,
-        spaces=[bool(t.whitespace_) for t in doc],
-        sent_starts=[bool(t.is_sent_start) for t in doc] if doc.has_annotation("SENT_START") else None,
-        tags=[t.tag_ for t in doc] if doc.has_annotation("TAG") else None,
-        ents=[f"{t.ent_iob_}-{t.ent_type_}" if t.ent_iob_ in ("B", "I") else t.ent_iob_ for t in doc]
-        if doc.has_annotation("ENT_IOB") else None,
+        words=[w for _, w, _ in slots],
+        spaces=[sp for _, _, sp in slots],
+        sent_starts=[o is not None and bool(doc[o].is_sent_start) for o in old]
+        if doc.has_annotation("SENT_START") else None,
+        tags=[doc[o].tag_ if o is not None else "" for o in old] if doc.has_annotation("TAG") else None,
+        ents=[_iob(doc[o]) if o is not None else "O" for o in old] if doc.has_annotation("ENT_IOB") else None,
     )
     new.cats = dict(doc.cats)
+    position = {o: n for n, o in enumerate(old) if o is not None}
     for key, group in doc.spans.items():
-        spans = [Span(new, s.start, s.end, label=s.label_, kb_id=s.kb_id_) for s in group]
+        spans = []
+        for span in group:
+            kept = [position[i] for i in range(span.start, span.end) if i in position]
+            # Span boundary tokens are never deleted, so kept is never empty.
+            spans.append(Span(new, kept[0], kept[-1] + 1, label=span.label_, kb_id=span.kb_id_))
         new.spans[key] = SpanGroup(new, name=key, attrs=dict(group.attrs), spans=spans)
     new.user_data.update(doc.user_data)
     return new
+
+
+def _iob(token) -> str:
+    return f"{token.ent_iob_}-{token.ent_type_}" if token.ent_iob_ in ("B", "I") else token.ent_iob_
+
+
+def _segment_ids(doc: Doc) -> List[int]:
+    """Per token, the index of its segment (pair docs) or 0; -1 outside any
+    segment (the separator)."""
+    group = doc.spans[SEGMENTS_KEY] if SEGMENTS_KEY in doc.spans else None
+    if not group:
+        return [0] * len(doc)
+    ids = [-1] * len(doc)
+    for k, span in enumerate(group):
+        for i in range(span.start, span.end):
+            ids[i] = k
+    return ids
+
+
+def _span_edges(doc: Doc) -> Tuple[set, set]:
+    """Token indices where a span (of any group, or an entity) starts, and
+    where one ends (its last token)."""
+    starts, lasts = set(), set()
+    for group in doc.spans.values():
+        for span in group:
+            starts.add(span.start)
+            lasts.add(span.end - 1)
+    for ent in doc.ents:
+        starts.add(ent.start)
+        lasts.add(ent.end - 1)
+    return starts, lasts
+
+
+class _Editor:
+    """The edits of one doc. Each method returns (slots, changes), or None
+    when the doc offers no place for that edit. ``content`` holds the
+    editable words: alphabetic, not stop words or negations, 3+ characters,
+    outside entities; ``with_synonyms`` those with synonyms."""
+
+    def __init__(self, doc: Doc, content: List[int], with_synonyms: List[int],
+                 replacements: Callable[[str], List[str]], rng: random.Random, fraction: float) -> None:
+        self.doc, self.content, self.with_synonyms = doc, content, with_synonyms
+        self.replacements, self.rng = replacements, rng
+        # How many words an edit touches: a share of the editable words.
+        self.n_ops = max(1, round(fraction * len(content)))
+        self.n_synonyms = max(1, round(fraction * len(with_synonyms)))
+
+    def synonym(self):
+        if not self.with_synonyms:
+            return None
+        doc, rng = self.doc, self.rng
+        positions = sorted(rng.sample(self.with_synonyms, min(self.n_synonyms, len(self.with_synonyms))))
+        slots, changes = _slots(doc), []
+        for j in positions:
+            new = _match_case(rng.choice(self.replacements(doc[j].text)), doc[j].text)
+            changes.append(f"{doc[j].text} -> {new}")
+            slots[j] = (j, new, slots[j][2])
+        return slots, changes
+
+    def swap(self):
+        # Two content words of the same segment change places: a pair's two
+        # texts never exchange words.
+        segments = _segment_ids(self.doc)
+        by_segment: Dict[int, List[int]] = {}
+        for i in self.content:
+            if segments[i] >= 0:
+                by_segment.setdefault(segments[i], []).append(i)
+        groups = [g for g in by_segment.values() if len(g) >= 2]
+        if not groups:
+            return None
+        slots, changes = _slots(self.doc), []
+        for _ in range(self.n_ops):
+            i, j = sorted(self.rng.sample(self.rng.choice(groups), 2))
+            (_, a, sa), (_, b, sb) = slots[i], slots[j]
+            slots[i], slots[j] = (i, b, sa), (j, a, sb)
+            changes.append(f"swap {a} <-> {b}")
+        return slots, changes
+
+    def insert(self):
+        # A synonym of a word of the doc goes between two tokens of the same
+        # segment as that word (a pair's texts stay apart), after a space,
+        # never into an entity or onto the edge of a span.
+        doc = self.doc
+        segments = _segment_ids(doc)
+        starts, lasts = _span_edges(doc)
+        sources: Dict[int, List[int]] = {}
+        for i in self.with_synonyms:
+            sources.setdefault(segments[i], []).append(i)
+        places = [p for p in range(1, len(doc))
+                  if segments[p - 1] == segments[p] and segments[p] in sources and doc[p - 1].whitespace_
+                  and doc[p].ent_iob_ != "I" and p not in starts and p - 1 not in lasts]
+        if not places:
+            return None
+        inserted: Dict[int, List[str]] = {}
+        changes = []
+        for _ in range(self.n_ops):
+            place = self.rng.choice(places)
+            word = doc[self.rng.choice(sources[segments[place]])].text
+            new = self.rng.choice(self.replacements(word))
+            inserted.setdefault(place, []).append(new)
+            changes.append(f"insert {new} (from {word})")
+        slots: List[Slot] = []
+        for slot in _slots(doc):
+            slots.extend((None, w, True) for w in inserted.get(slot[0], []))
+            slots.append(slot)
+        return slots, changes
+
+    def delete(self):
+        # Content words only (negations and stop words stay), never the first
+        # token, a sentence start or the edge of a span, and only words
+        # followed by a space, so the text around them stays as it was.
+        doc = self.doc
+        starts, lasts = _span_edges(doc)
+        sents = doc.has_annotation("SENT_START")
+        candidates = [i for i in self.content
+                      if i > 0 and doc[i].whitespace_ and i not in starts and i not in lasts
+                      and not (sents and doc[i].is_sent_start)]
+        if not candidates:
+            return None
+        gone = set(self.rng.sample(candidates, min(self.n_ops, len(candidates))))
+        slots = [slot for slot in _slots(doc) if slot[0] not in gone]
+        return slots, [f"delete {doc[i].text}" for i in sorted(gone)]
 
 
 def augment_docs(
@@ -242,29 +392,44 @@ def augment_docs(
     seed: int = 0,
     max_copies: int = 1,
     replace_fraction: float = 0.15,
+    edits: Sequence[str] = ("synonym",),
     keep_originals: bool = True,
     skip_dev: bool = False,
     source_name: str = "",
     max_examples: int = 5,
 ) -> Tuple[List[Doc], AugmentReport]:
-    """Add synonym-substituted copies of classification or NER docs.
+    """Add edited copies of classification or NER docs.
+
+    Each copy applies one edit, drawn from ``edits``, to a share of the doc's
+    editable words: "synonym" replaces words with synonyms, "swap" exchanges
+    two words of the same segment, "insert" puts a synonym of one of the
+    doc's words at another place, "delete" drops words (EDA's four
+    operations, Wei and Zou 2019). Only content words are edited: stop words,
+    negations and entity tokens never are, and a pair's texts never exchange
+    words.
 
     docs (Iterable[Doc]): Training docs (with cats and/or entities).
     synonyms (Callable[[str], Sequence[str]]): Word -> synonym candidates.
     seed (int): Seed of the random choices.
     max_copies (int): At most this many distinct copies per doc.
-    replace_fraction (float): Share of a doc's replaceable words replaced
-        in each copy (at least one).
+    replace_fraction (float): Share of a doc's editable words edited in each
+        copy (at least one).
+    edits (Sequence[str]): The edits to draw from (see ``EDITS``).
     keep_originals (bool): Write the original docs too, each before its copies.
     skip_dev (bool): Leave out docs marked as dev data instead of refusing.
     source_name (str): The synonym source, for the report.
-    max_examples (int): How many substitutions the report lists.
+    max_examples (int): How many edits the report lists.
     RETURNS (Tuple[List[Doc], AugmentReport]): The docs and the report.
     """
     if max_copies < 0:
         raise ValueError(Errors.E235.format(what="max_copies >= 0", value=max_copies))
     if not 0.0 < replace_fraction <= 1.0:
         raise ValueError(Errors.E235.format(what="0 < replace_fraction <= 1", value=replace_fraction))
+    edits = list(edits)
+    unknown = [e for e in edits if e not in EDITS]
+    if unknown or not edits:
+        raise ValueError(Errors.E209.format(what="edit", value=",".join(unknown) or "(none)",
+                                            options=", ".join(EDITS)))
     docs = list(docs)
     dev = [i for i, doc in enumerate(docs) if doc.user_data.get(SPLIT_KEY) == "dev"]
     if dev and not skip_dev:
@@ -285,6 +450,7 @@ def augment_docs(
     rng = random.Random(seed)
     report = AugmentReport(source=source_name, docs_read=len(docs), skipped_dev=len(dev))
     labels: Dict[str, int] = {}
+    edit_counts: Dict[str, int] = {}
     out: List[Doc] = []
     dev_set = set(dev)
     for i, doc in enumerate(docs):
@@ -295,27 +461,31 @@ def augment_docs(
         if keep_originals:
             out.append(doc)
             report.originals_written += 1
-        candidates = []
+        content = []
         for token in doc:
             if token.ent_iob_ in ("B", "I"):
                 report.entity_tokens_kept += 1
                 continue
-            if token.is_alpha and not token.is_stop and len(token) >= 3 and _replacements(token.text):
-                candidates.append(token.i)
+            if token.is_alpha and not token.is_stop and len(token) >= 3 and token.lower_ not in NEGATIONS:
+                content.append(token.i)
+        with_synonyms = [j for j in content if _replacements(doc[j].text)]
+        editor = _Editor(doc, content, with_synonyms, _replacements, rng, replace_fraction)
         seen = {doc.text}
         copies = 0
         for _ in range(max_copies * 3):
-            if copies >= max_copies or not candidates:
+            if copies >= max_copies:
                 break
-            k = max(1, round(replace_fraction * len(candidates)))
-            positions = sorted(rng.sample(candidates, min(k, len(candidates))))
-            words = [t.text for t in doc]
-            changes = []
-            for j in positions:
-                new = _match_case(rng.choice(_replacements(doc[j].text)), doc[j].text)
-                changes.append(f"{doc[j].text} -> {new}")
-                words[j] = new
-            copy = _copy_doc(doc, words)
+            # The drawn edit first, then the others, until one fits the doc.
+            order = rng.sample(edits, len(edits)) if len(edits) > 1 else edits
+            edited = None
+            for name in order:
+                edited = getattr(editor, name)()
+                if edited is not None:
+                    break
+            if edited is None:
+                break
+            slots, changes = edited
+            copy = _build_doc(doc, slots)
             if copy.text in seen:
                 continue
             seen.add(copy.text)
@@ -325,16 +495,19 @@ def augment_docs(
             copy.user_data[AUGMENTED_KEY] = copies
             out.append(copy)
             report.copies_written += 1
-            report.words_replaced += len(positions)
+            edit_counts[name] = edit_counts.get(name, 0) + 1
+            if name == "synonym":
+                report.words_replaced += len(changes)
             for label, value in copy.cats.items():
                 if value >= 0.5:
                     labels[label] = labels.get(label, 0) + 1
             if len(report.examples) < max_examples:
-                report.examples.append(f"doc {i}: " + ", ".join(changes))
+                report.examples.append(f"doc {i} ({name}): " + ", ".join(changes))
         if copies == 0:
             report.docs_without_copy += 1
     report.label_counts = dict(sorted(labels.items()))
+    report.edit_counts = dict(sorted(edit_counts.items()))
     if report.docs_without_copy and max_copies:
         warnings.warn(Warnings.W201.format(n=report.docs_without_copy, total=len(docs) - len(dev),
-                                           source=source_name or "given"))
+                                           edits=", ".join(edits), source=source_name or "given"))
     return out, report

@@ -1,14 +1,15 @@
-"""``augment``: synonym-substituted copies of classification and NER
-training docs, from a ``.spacy`` file to a ``.spacy`` file."""
+"""``augment``: edited copies (synonyms, swaps, insertions, deletions) of
+classification and NER training docs, from a ``.spacy`` file to a ``.spacy``
+file."""
 from pathlib import Path
-from typing import Optional, Union
+from typing import Optional, Sequence, Union
 
 import spacy
 import srsly
 from spacy.tokens import DocBin
 from wasabi import msg
 
-from ..augment import SOURCES, AugmentReport, EmbeddingNeighbours, WordNetSynonyms, augment_docs
+from ..augment import EDITS, SOURCES, AugmentReport, EmbeddingNeighbours, WordNetSynonyms, augment_docs
 from ..errors import Errors
 from ..util import DEFAULT_MODEL
 from ._app import Arg, Opt, app
@@ -26,14 +27,15 @@ def augment(
     seed: int = 0,
     max_copies: int = 1,
     replace_fraction: float = 0.15,
+    edits: Union[str, Sequence[str]] = ("synonym",),
     top_k: int = 5,
     min_similarity: float = 0.5,
     keep_originals: bool = True,
     skip_dev: bool = False,
     max_examples: int = 5,
 ) -> AugmentReport:
-    """Read a ``.spacy`` file, add synonym-substituted copies of its docs and
-    write them (after their originals) to another ``.spacy`` file.
+    """Read a ``.spacy`` file, add edited copies of its docs and write them
+    (after their originals) to another ``.spacy`` file.
 
     input_path (Union[str, Path]): The training docs (.spacy).
     output_path (Union[str, Path]): Where the docs go (.spacy).
@@ -45,8 +47,10 @@ def augment(
     lang (str): Language of the vocab the docs are read with.
     seed (int): Seed of the random choices.
     max_copies (int): At most this many copies per doc.
-    replace_fraction (float): Share of a doc's replaceable words replaced
-        per copy (at least one).
+    replace_fraction (float): Share of a doc's editable words edited per
+        copy (at least one).
+    edits (Union[str, Sequence[str]]): The edits each copy draws one from:
+        "synonym", "swap", "insert", "delete" (or a comma-separated string).
     top_k (int): "embeddings": neighbours considered per word.
     min_similarity (float): "embeddings": least cosine similarity.
     keep_originals (bool): Write the originals too.
@@ -54,6 +58,12 @@ def augment(
     max_examples (int): How many substitutions the report lists.
     RETURNS (AugmentReport): What was read and written.
     """
+    if isinstance(edits, str):
+        edits = [e.strip() for e in edits.split(",") if e.strip()]
+    unknown = [e for e in edits if e not in EDITS]
+    if unknown or not edits:
+        raise ValueError(Errors.E209.format(what="edit", value=",".join(unknown) or "(none)",
+                                            options=", ".join(EDITS)))
     if source not in SOURCES:
         raise ValueError(Errors.E209.format(what="synonym source", value=source, options=", ".join(SOURCES)))
     input_path = Path(input_path)
@@ -72,7 +82,7 @@ def augment(
         synonyms = EmbeddingNeighbours(model, top_k=top_k, min_similarity=min_similarity)
     try:
         out, report = augment_docs(
-            docs, synonyms, seed=seed, max_copies=max_copies, replace_fraction=replace_fraction,
+            docs, synonyms, seed=seed, max_copies=max_copies, replace_fraction=replace_fraction, edits=edits,
             keep_originals=keep_originals, skip_dev=skip_dev, source_name=source, max_examples=max_examples,
         )
     except ValueError as e:
@@ -92,7 +102,8 @@ def augment_cli(
     lang: str = Opt("en", "--lang", "-l", help="Language of the docs' vocab"),
     seed: int = Opt(0, "--seed", help="Random seed"),
     max_copies: int = Opt(1, "--max-copies", help="Copies per doc, at most"),
-    replace_fraction: float = Opt(0.15, "--replace-fraction", help="Share of replaceable words replaced per copy"),
+    replace_fraction: float = Opt(0.15, "--replace-fraction", help="Share of editable words edited per copy"),
+    edits: str = Opt("synonym", "--edits", "-e", help=f"Comma-separated edits each copy draws one from: {', '.join(EDITS)}"),
     top_k: int = Opt(5, "--top-k", help="Neighbours per word (--source embeddings)"),
     min_similarity: float = Opt(0.5, "--min-similarity", help="Least cosine similarity (--source embeddings)"),
     keep_originals: bool = Opt(True, "--keep-originals/--copies-only", help="Write the original docs too"),
@@ -100,13 +111,14 @@ def augment_cli(
     report_path: Optional[Path] = Opt(None, "--report", help="Also write the report as JSON here", dir_okay=False),
     # fmt: on
 ):
-    """Add synonym-substituted copies of text classification, pair or NER
-    training docs (entity tokens are never edited; each copy keeps its
-    source doc's id in doc.user_data["bertft_source_id"])."""
+    """Add edited copies of text classification, pair or NER training docs:
+    synonyms, and with --edits also swapped, inserted and deleted words
+    (entity tokens, stop words and negations are never edited; each copy keeps
+    its source doc's id in doc.user_data["bertft_source_id"])."""
     try:
         report = augment(
             input_path=input_path, output_path=output_path, source=source, model=model, wordnet_dir=wordnet_dir,
-            lang=lang, seed=seed, max_copies=max_copies, replace_fraction=replace_fraction, top_k=top_k,
+            lang=lang, seed=seed, max_copies=max_copies, replace_fraction=replace_fraction, edits=edits, top_k=top_k,
             min_similarity=min_similarity, keep_originals=keep_originals, skip_dev=skip_dev,
         )
     except ValueError as e:
@@ -115,6 +127,8 @@ def augment_cli(
     msg.text(f"copies: {report.copies_written}, words replaced: {report.words_replaced}, "
              f"docs without a copy: {report.docs_without_copy}, dev docs left out: {report.skipped_dev}, "
              f"entity tokens kept: {report.entity_tokens_kept}")
+    if report.edit_counts:
+        msg.text("copies per edit: " + ", ".join(f"{k} {v}" for k, v in report.edit_counts.items()))
     if report.label_counts:
         msg.text("copies per label: " + ", ".join(f"{k} {v}" for k, v in report.label_counts.items()))
     for example in report.examples:

@@ -190,3 +190,98 @@ def test_augment_cli_embeddings_and_errors(tmp_path, nlp, tiny_encoder):
     result = CliRunner().invoke(app, ["augment", str(dev), str(out), "--source", "embeddings", "--model",
                                       tiny_encoder])
     assert result.exit_code == 1 and "E231" in result.output and str(dev) in result.output
+
+
+def _copies(out):
+    return [d for d in out if "bertft_augmented" in d.user_data]
+
+
+def test_augment_swap_keeps_the_words(nlp, synonyms):
+    docs = textcat_docs(nlp)
+    out, report = augment_docs(docs, synonyms, seed=0, max_copies=2, edits=["swap"])
+    assert report.edit_counts == {"swap": report.copies_written} and report.words_replaced == 0
+    by_id = {d.user_data["bertft_id"]: d for d in docs}
+    for copy in _copies(out):
+        source = by_id[copy.user_data["bertft_source_id"]]
+        assert sorted(t.text for t in copy) == sorted(t.text for t in source)
+        assert copy.text != source.text and copy.cats == source.cats
+        # only content words move: stop words stay where they were
+        assert [t.text for t in copy if t.is_stop] == [t.text for t in source if t.is_stop]
+
+
+def test_augment_insert_and_delete(nlp, synonyms):
+    docs = textcat_docs(nlp)
+    by_id = {d.user_data["bertft_id"]: d for d in docs}
+    out, report = augment_docs(docs, synonyms, seed=0, max_copies=2, edits=["insert"])
+    assert report.copies_written > 0
+    for copy in _copies(out):
+        source = [t.text for t in by_id[copy.user_data["bertft_source_id"]]]
+        words = [t.text for t in copy]
+        assert len(words) > len(source)
+        added = list(words)
+        for w in source:  # the source is a subsequence of the copy
+            added = added[added.index(w) + 1:] if w in added else None
+            assert added is not None
+        assert copy[0].text == source[0]
+    out, report = augment_docs(docs, synonyms, seed=0, max_copies=2, edits=["delete"], replace_fraction=1.0)
+    assert report.copies_written > 0
+    for copy in _copies(out):
+        source = by_id[copy.user_data["bertft_source_id"]]
+        kept = [t.text for t in copy]
+        assert len(kept) < len(source)
+        assert [t.text for t in source if t.is_stop] == [t.text for t in copy if t.is_stop]
+        rest = [t.text for t in source]
+        for w in kept:  # the copy is a subsequence of the source
+            assert w in rest
+            rest = rest[rest.index(w) + 1:]
+
+
+def test_augment_edits_never_touch_negations_entities_or_segments(nlp, synonyms):
+    words = ["John", "did", "not", "love", "the", "great", "movie", "in", "New", "York", "really"]
+    doc = Doc(nlp.vocab, words=words)
+    doc.set_ents([Span(doc, 0, 1, "PER"), Span(doc, 8, 10, "LOC")], default="outside")
+    doc.cats = {"NEG": 1.0}
+    out, report = augment_docs([doc], synonyms, seed=2, max_copies=8, replace_fraction=1.0,
+                               edits=["synonym", "swap", "insert", "delete"])
+    copies = _copies(out)
+    assert len(copies) >= 4 and set(report.edit_counts) >= {"swap", "insert", "delete"}
+    for copy in copies:
+        assert [(e.text, e.label_) for e in copy.ents] == [("John", "PER"), ("New York", "LOC")]
+        assert copy.ents[1][0].ent_iob_ == "B" and copy.ents[1][1].ent_iob_ == "I"
+        assert [t.text for t in copy if t.lower_ in ("did", "not")] == ["did", "not"]
+        assert copy.cats == {"NEG": 1.0}
+    pair = pair_doc(nlp, "I really love this great movie", "The film was good and boring")
+    pair.cats = {"yes": 1.0, "no": 0.0}
+    out, report = augment_docs([pair], synonyms, seed=5, max_copies=6, replace_fraction=1.0,
+                               edits=["swap", "insert", "delete"])
+    assert report.copies_written >= 3
+    for copy in _copies(out):
+        a, b, _ = split_segments(copy.text)
+        assert [s.text for s in copy.spans["segments"]] == [a, b]
+        # each text keeps to its own words and their synonyms
+        for new, old in zip(copy.spans["segments"], pair.spans["segments"]):
+            allowed = {t.lower_ for t in old}
+            allowed |= {s for t in old for s in synonyms(t.text)}
+            assert {t.lower_ for t in new} <= allowed
+
+
+def test_augment_unknown_edit(nlp, synonyms, tmp_path):
+    with pytest.raises(ValueError, match=r"E209.*edit 'shuffle'"):
+        augment_docs(textcat_docs(nlp), synonyms, edits=["synonym", "shuffle"])
+    data = tmp_path / "train.spacy"
+    DocBin(store_user_data=True, docs=textcat_docs(nlp)).to_disk(data)
+    result = CliRunner().invoke(app, ["augment", str(data), str(tmp_path / "o.spacy"), "--edits", "swap,bogus"])
+    assert result.exit_code == 1 and "E209" in result.output and "bogus" in result.output
+
+
+def test_augment_cli_edits(tmp_path, nlp, wordnet_dir):
+    pytest.importorskip("nltk")
+    data = tmp_path / "train.spacy"
+    DocBin(store_user_data=True, docs=textcat_docs(nlp)).to_disk(data)
+    out = tmp_path / "aug.spacy"
+    result = CliRunner().invoke(app, ["augment", str(data), str(out), "--wordnet-dir", str(wordnet_dir),
+                                      "--edits", "synonym,swap,insert,delete", "--max-copies", "3"])
+    assert result.exit_code == 0, result.output
+    assert "copies per edit:" in result.output
+    docs = list(DocBin(store_user_data=True).from_disk(out).get_docs(nlp.vocab))
+    assert len(docs) > 4 and all("bertft_source_id" in d.user_data for d in docs)
