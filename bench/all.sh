@@ -3,7 +3,7 @@
 # prints the markdown (bench/report.py) at the end.
 #
 #   bash bench/all.sh                 # everything (CPU: many hours on 2 cores)
-#   bash bench/all.sh sst2 mrpc       # some parts: sst2 sst2-pooling mrpc rte conll squad ab lr significance
+#   bash bench/all.sh sst2 mrpc       # some parts: sst2 sst2-pooling mrpc rte conll squad augment ab lr significance
 #
 # DATA (default ../shared/data), PY (default .venv/bin/python) and RESULTS
 # (default bench/results) can be set in the environment.
@@ -14,7 +14,7 @@ DATA=${DATA:-../shared/data}
 R=${RESULTS:-bench/results}
 mkdir -p "$R"
 PARTS=("$@")
-[ ${#PARTS[@]} -eq 0 ] && PARTS=(sst2 sst2-pooling mrpc rte conll squad ab lr significance)
+[ ${#PARTS[@]} -eq 0 ] && PARTS=(sst2 sst2-pooling mrpc rte conll squad augment ab lr significance)
 run() { "$PY" bench/run.py "$@" --data-dir "$DATA"; }
 
 for part in "${PARTS[@]}"; do
@@ -23,14 +23,17 @@ for part in "${PARTS[@]}"; do
       run sst2 --save-dir "$R/models-sst2" --out "$R/sst2.json" ;;
     sst2-pooling)  # issue 2: cls against mean pooling (bertft only)
       run sst2 --peers none --pooling mean --out "$R/sst2-mean.json" ;;
-    mrpc|rte)  # issue 3: full train, 3 epochs, mean of 3 seeds (report.py prints each)
+    mrpc|rte)  # issue 3: full train, 3 epochs, mean of 3 seeds against the Trainer
       for seed in 0 1 2; do
-        run "$part" --seed "$seed" --peers hf,hf-grouped,torch --out "$R/$part-s$seed.json"
-      done ;;
+        run "$part" --seed "$seed" --peers hf --out "$R/$part-s$seed.json"
+      done
+      "$PY" bench/report.py --seeds "$R/$part"-s[0-9].json ;;
     conll)  # issue 4: first 4000 sentences, 2 epochs, all of eng.testa
       run conll --out "$R/conll.json" ;;
     squad)  # issue 5: 2000 questions, 3 epochs, lr 1e-4, max length 256, stride 128; 600 eval questions
-      run squad --peers hf,hf-grouped,torch --out "$R/squad.json" ;;
+      run squad --peers hf --out "$R/squad.json" ;;
+    augment)  # issue 6: synonym augmentation on 500 SST-2 sentences, 3 seeds
+      "$PY" bench/augment_sst2.py --data-dir "$DATA" --n-train 500 --seeds 0 1 2 --out "$R/augment_sst2.json" ;;
     ab)  # inference A/B on the fine-tuned SST-2 weights (needs the sst2 part's saved pipeline)
       "$PY" bench/infer_ab.py "$R/models-sst2/bertft" --task sst2 --data-dir "$DATA" --rounds 5 \
         --out "$R/infer_ab-sst2.json" ;;

@@ -3,8 +3,14 @@ each table with its command, machine, date and versions, so that no figure
 appears without the command that reproduces it.
 
     python bench/report.py bench/results/*.json
+    python bench/report.py --seeds bench/results/rte-s*.json   # mean over seeds
+
+With --seeds, runs that differ only in their seed are summarised in one
+table: each system's mean score (and standard deviation, and each seed's),
+and the medians of its speeds and peak RSS with bertft's ratios to them.
 """
 import json
+import statistics
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -93,6 +99,64 @@ def render_gpu(report: dict) -> str:
     return "\n".join(lines)
 
 
+def render_seed_means(reports: List[dict]) -> str:
+    """One table over runs of the same task and settings but their seeds."""
+    first = reports[0]
+    keys = [k for k in first["settings"] if k not in ("seed", "save_dir")]
+    for report in reports[1:]:
+        diff = [k for k in keys if report["settings"].get(k) != first["settings"].get(k)]
+        if report["task"] != first["task"] or diff:
+            raise ValueError(f"--seeds: runs differ in more than the seed ({report['task']}: {diff})")
+    seeds = [r["settings"]["seed"] for r in reports]
+    systems: List[str] = []
+    for report in reports:
+        systems += [n for n, r in report["systems"].items() if r.get("status") == "ok" and n not in systems]
+
+    def values(name: str, key: str) -> List[float]:
+        return [r["systems"][name][key] for r in reports
+                if r["systems"].get(name, {}).get("status") == "ok" and key in r["systems"][name]]
+
+    metric = first["systems"][systems[0]]["metric"]
+    s = first["settings"]
+    lines = [
+        "`" + "`, `".join(r["command"] for r in reports) + "`",
+        "",
+        f"{min(r['date'] for r in reports)} to {max(r['date'] for r in reports)} · {_machine(first)} · "
+        f"{_versions(first)} · {s['epochs']} epochs, lr {s['lr']:g}, batch {s['batch_size']}, max length "
+        f"{s['max_length']}, seeds {', '.join(map(str, seeds))}, {s['device']}",
+        "",
+        f"| system | {metric} mean | sd | per seed | train ex/s (median) | infer ex/s (median) | peak RSS MB (median) "
+        f"| bertft train speed x | bertft infer speed x | bertft RSS x |",
+        "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    med = {n: {k: statistics.median(values(n, k)) for k in ("train_ex_per_s", "infer_ex_per_s", "peak_rss_mb")}
+           for n in systems}
+    for name in systems:
+        scores = values(name, "score")
+        sd = statistics.stdev(scores) if len(scores) > 1 else 0.0
+        ratios = ["", "", ""]
+        if name != "bertft" and "bertft" in med:
+            b, o = med["bertft"], med[name]
+            ratios = [f"{b['train_ex_per_s'] / o['train_ex_per_s']:.2f}", f"{b['infer_ex_per_s'] / o['infer_ex_per_s']:.2f}",
+                      f"{b['peak_rss_mb'] / o['peak_rss_mb']:.2f}"]
+        lines.append(f"| {name} | {statistics.mean(scores):.2f} | {sd:.2f} | {' / '.join(f'{x:.2f}' for x in scores)} "
+                     f"| {med[name]['train_ex_per_s']:.1f} | {med[name]['infer_ex_per_s']:.1f} | "
+                     f"{med[name]['peak_rss_mb']:.0f} | " + " | ".join(ratios) + " |")
+    others = []
+    for name in systems:
+        extra = {}
+        for report in reports:
+            r = report["systems"].get(name, {})
+            for k, v in r.get("scores", {}).items():
+                if k != metric and isinstance(v, (int, float)):
+                    extra.setdefault(k, []).append(v)
+        if extra:
+            others.append(f"{name}: " + ", ".join(f"{k} {statistics.mean(v):.2f}" for k, v in extra.items()))
+    if others:
+        lines += ["", "Other scores (seed means): " + "; ".join(others) + "."]
+    return "\n".join(lines)
+
+
 def render(path: Path) -> Optional[str]:
     if path.name.endswith(".predictions.json"):
         return None
@@ -113,10 +177,16 @@ def render(path: Path) -> Optional[str]:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    paths = [Path(p) for p in (argv if argv is not None else sys.argv[1:])]
+    args = list(argv if argv is not None else sys.argv[1:])
+    seeds = "--seeds" in args
+    paths = [Path(p) for p in args if p != "--seeds"]
     if not paths:
         print(__doc__, file=sys.stderr)
         return 2
+    if seeds:
+        reports = [json.loads(p.read_text(encoding="utf8")) for p in paths if not p.name.endswith(".predictions.json")]
+        print(render_seed_means(reports) + "\n")
+        return 0
     for path in paths:
         text = render(path)
         if text:
