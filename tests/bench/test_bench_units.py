@@ -116,3 +116,30 @@ def test_qa_postprocess_picks_best_valid_span():
     end = numpy.array([0, 0, 0, 0, 9, 0])
     start = numpy.array([0, 0, 9, 0, 0, 0])
     assert postprocess_qa([example], [0], [offsets], [start], [end], max_answer_length=2) != ["alpha beta gamma"]
+
+
+def _run_report(seed, bertft, hf, *, lr=5e-5):
+    def system(score, speed):
+        return {"status": "ok", "metric": "accuracy", "score": score, "train_ex_per_s": speed,
+                "infer_ex_per_s": 2 * speed, "peak_rss_mb": 1000.0, "scores": {"accuracy": score}}
+
+    return {"task": "rte", "command": f"run rte --seed {seed}", "date": f"2026-11-2{seed}",
+            "settings": {"seed": seed, "epochs": 3, "lr": lr, "batch_size": 32, "max_length": 128,
+                         "device": "cpu", "save_dir": None},
+            "machine": {}, "versions": {},
+            "systems": {"bertft": system(*bertft), "hf": system(*hf)}}
+
+
+def test_seed_means_table():
+    from bench.report import render_seed_means
+
+    table = render_seed_means([_run_report(0, (60.0, 30.0), (58.0, 10.0)),
+                               _run_report(1, (62.0, 20.0), (60.0, 20.0)),
+                               _run_report(2, (64.0, 40.0), (59.0, 20.0))])
+    bertft = next(line for line in table.splitlines() if line.startswith("| bertft"))
+    hf = next(line for line in table.splitlines() if line.startswith("| hf"))
+    assert "| 62.00 | 2.00 | 60.00 / 62.00 / 64.00 | 30.0 |" in bertft
+    # bertft's median speed (30) over the Trainer's median (20)
+    assert hf.split("|")[8].strip() == "1.50"
+    with pytest.raises(ValueError, match="more than the seed"):
+        render_seed_means([_run_report(0, (1, 1), (1, 1)), _run_report(1, (1, 1), (1, 1), lr=1e-4)])
