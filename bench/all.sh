@@ -3,7 +3,7 @@
 # prints the markdown (bench/report.py) at the end.
 #
 #   bash bench/all.sh                 # everything (CPU: many hours on 2 cores)
-#   bash bench/all.sh sst2 mrpc       # some parts: sst2 sst2-pooling mrpc rte conll squad augment ab lr significance
+#   bash bench/all.sh sst2 mrpc       # some parts: sst2 sst2-pooling mrpc rte conll squad squad-600 augment ab lr significance
 #
 # DATA (default ../shared/data), PY (default .venv/bin/python) and RESULTS
 # (default bench/results) can be set in the environment.
@@ -32,8 +32,11 @@ for part in "${PARTS[@]}"; do
       run conll --out "$R/conll.json" ;;
     squad)  # issue 5: 2000 questions, 3 epochs, lr 1e-4, max length 256, stride 128; 600 eval questions
       run squad --peers hf --out "$R/squad.json" ;;
+    squad-600)  # the QA memory check on 600 training questions
+      run squad --n-train 600 --peers hf --out "$R/squad-600.json" ;;
     augment)  # issue 6: synonym augmentation on 500 SST-2 sentences, 3 seeds
-      "$PY" bench/augment_sst2.py --data-dir "$DATA" --n-train 500 --seeds 0 1 2 --out "$R/augment_sst2.json" ;;
+      "$PY" bench/augment_sst2.py --data-dir "$DATA" --n-train 500 --epochs 5 --lr 1e-4 --sources wordnet \
+        --edit-sets synonym synonym,swap,insert,delete --seeds 0 1 2 --out "$R/augment_sst2.json" ;;
     ab)  # inference A/B on the fine-tuned SST-2 weights (needs the sst2 part's saved pipeline)
       "$PY" bench/infer_ab.py "$R/models-sst2/bertft" --task sst2 --data-dir "$DATA" --rounds 5 \
         --out "$R/infer_ab-sst2.json" ;;
@@ -41,10 +44,9 @@ for part in "${PARTS[@]}"; do
       "$PY" bench/lr_sweep.py sst2 --n-train 2000 --epochs 1 --lrs 1e-3,2e-5,1e-6 --peers hf --data-dir "$DATA" \
         --out "$R/lr_sweep-sst2.json" ;;
     significance)  # bertft against the Trainer on each run's eval set
-      for f in "$R"/sst2.json "$R"/mrpc-s0.json "$R"/rte-s0.json "$R"/conll.json "$R"/squad.json; do
-        [ -f "${f%.json}.predictions.json" ] || continue
-        "$PY" bench/significance.py bertft hf --run "${f%.json}.predictions.json" --data "$DATA" \
-          --out "${f%.json}-significance.json"
+      for f in "$R"/*.predictions.json; do
+        [ -f "$f" ] || continue
+        "$PY" bench/significance.py bertft hf --run "$f" --data "$DATA" --out "${f%.predictions.json}-significance.json"
       done ;;
     *) echo "unknown part '$part'" >&2; exit 2 ;;
   esac

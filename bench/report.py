@@ -157,6 +157,22 @@ def render_seed_means(reports: List[dict]) -> str:
     return "\n".join(lines)
 
 
+def render_augment(report: dict) -> str:
+    st = report["settings"]
+    lines = [f"`python bench/augment_sst2.py --n-train {st['n_train']} --epochs {st['epochs']} --lr {st['lr']:g} "
+             f"--sources {' '.join(st['sources'])} --edit-sets {' '.join(st.get('edit_sets', ['synonym']))} "
+             f"--seeds {' '.join(map(str, st['seeds']))}`", "",
+             f"{report['n_dev']} dev sentences, max copies {st['max_copies']}, replace fraction "
+             f"{st['replace_fraction']}", "",
+             "| augmentation | mean dev accuracy | sd | per seed | training docs (seed 0) |", "|---|---:|---:|---|---:|"]
+    for name, summary in report["summary"].items():
+        runs = [r for r in report["runs"] if r["augmentation"] == name]
+        per_seed = " / ".join(f"{100 * r['accuracy']:.2f}" for r in runs)
+        lines.append(f"| {name} | {100 * summary['mean_accuracy']:.2f} | {100 * summary['stdev']:.2f} | {per_seed} "
+                     f"| {runs[0]['n_train_docs'] if runs else ''} |")
+    return "\n".join(lines)
+
+
 def render(path: Path) -> Optional[str]:
     if path.name.endswith(".predictions.json"):
         return None
@@ -169,6 +185,8 @@ def render(path: Path) -> Optional[str]:
         body = render_ab(report)
     elif "p_value" in report:
         body = render_significance(report)
+    elif "summary" in report and "runs" in report:
+        body = render_augment(report)
     elif "results" in report and "device" in report:
         body = render_gpu(report)
     else:

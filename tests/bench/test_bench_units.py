@@ -143,3 +143,19 @@ def test_seed_means_table():
     assert hf.split("|")[8].strip() == "1.50"
     with pytest.raises(ValueError, match="more than the seed"):
         render_seed_means([_run_report(0, (1, 1), (1, 1)), _run_report(1, (1, 1), (1, 1), lr=1e-4)])
+
+
+def test_augment_table():
+    from bench.report import render_augment
+
+    runs = [{"seed": s, "augmentation": name, "accuracy": acc, "n_train_docs": n}
+            for s, (a, b) in enumerate([(0.70, 0.74), (0.72, 0.76)])
+            for name, acc, n in (("none", a, 500), ("wordnet", b, 980))]
+    report = {"settings": {"n_train": 500, "epochs": 5, "lr": 1e-4, "sources": ["wordnet"],
+                           "edit_sets": ["synonym"], "seeds": [0, 1], "max_copies": 1, "replace_fraction": 0.15},
+              "n_dev": 872, "runs": runs,
+              "summary": {"none": {"mean_accuracy": 0.71, "stdev": 0.0141}, "wordnet": {"mean_accuracy": 0.75,
+                                                                                        "stdev": 0.0141}}}
+    table = render_augment(report)
+    assert "| wordnet | 75.00 | 1.41 | 74.00 / 76.00 | 980 |" in table
+    assert "--seeds 0 1" in table
