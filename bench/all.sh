@@ -35,8 +35,11 @@ for part in "${PARTS[@]}"; do
     squad-600)  # the QA memory check on 600 training questions
       run squad --n-train 600 --peers hf --out "$R/squad-600.json" ;;
     augment)  # issue 6: synonym augmentation on 500 SST-2 sentences, 3 seeds
-      "$PY" bench/augment_sst2.py --data-dir "$DATA" --n-train 500 --epochs 5 --lr 1e-4 --sources wordnet \
-        --edit-sets synonym synonym,swap,insert,delete --seeds 0 1 2 --out "$R/augment_sst2.json" ;;
+      "$PY" bench/augment_sst2.py --data-dir "$DATA" --n-train 500 --sources wordnet \
+        --edit-sets synonym synonym,swap,insert,delete --seeds 0 1 2 --out "$R/augment_sst2.json"
+      # the control: the baseline for as many steps as the augmented runs take
+      "$PY" bench/augment_sst2.py --data-dir "$DATA" --n-train 500 --epochs 6 --sources --seeds 0 1 2 \
+        --out "$R/augment_sst2-baseline-6ep.json" ;;
     ab)  # inference A/B on the fine-tuned SST-2 weights (needs the sst2 part's saved pipeline)
       "$PY" bench/infer_ab.py "$R/models-sst2/bertft" --task sst2 --data-dir "$DATA" --rounds 5 \
         --out "$R/infer_ab-sst2.json" ;;

@@ -60,6 +60,9 @@ def train_and_score(train_docs, dev_docs, *, model: str, epochs: int, batch_size
         rng.shuffle(examples)
         for batch in minibatch(examples, size=batch_size):
             nlp.update(batch, sgd=optimizer, drop=0.1)
+            # The warmup-linear schedule moves only when stepped (spaCy's
+            # training loop does this after every update).
+            optimizer.step_schedules()
     train_s = time.perf_counter() - start
     correct = 0
     for doc, gold in zip(nlp.pipe([d.text for d in dev_docs], batch_size=64), dev_docs):
@@ -73,8 +76,10 @@ def main(argv: List[str] = None) -> Dict:
     parser.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--n-train", type=int, default=500, help="size of the train subset")
     parser.add_argument("--n-dev", type=int, default=0, help="dev sentences to score (0: all 872)")
-    parser.add_argument("--sources", nargs="+", default=["wordnet", "embeddings"],
-                        choices=["wordnet", "embeddings"])
+    parser.add_argument("--sources", nargs="*", default=["wordnet", "embeddings"],
+                        choices=["wordnet", "embeddings"],
+                        help="synonym sources; none given: the baseline only (e.g. with more --epochs, "
+                             "as a control for the augmented runs' extra steps)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--edit-sets", nargs="+", default=["synonym"],
                         help="comma-separated edits per condition (synonym,swap,insert,delete)")
