@@ -24,6 +24,7 @@ import os
 import random
 import warnings
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
@@ -218,6 +219,23 @@ class AugmentReport:
         return asdict(self)
 
 
+def check_edits(edits: Union[str, Sequence[str]]) -> List[str]:
+    """The edits as a list (a string is split at commas); an unknown or no
+    edit is a clear error.
+
+    edits (Union[str, Sequence[str]]): E.g. ["synonym", "swap"] or "synonym,swap".
+    RETURNS (List[str]): The edits.
+    """
+    if isinstance(edits, str):
+        edits = [e.strip() for e in edits.split(",") if e.strip()]
+    edits = list(edits)
+    unknown = [e for e in edits if e not in EDITS]
+    if unknown or not edits:
+        raise ValueError(Errors.E209.format(what="edit", value=",".join(unknown) or "(none)",
+                                            options=", ".join(EDITS)))
+    return edits
+
+
 def _match_case(word: str, like: str) -> str:
     if like.isupper() and len(like) > 1:
         return word.upper()
@@ -308,6 +326,14 @@ class _Editor:
         self.n_ops = max(1, round(fraction * len(content)))
         self.n_synonyms = max(1, round(fraction * len(with_synonyms)))
 
+    @cached_property
+    def segments(self) -> List[int]:
+        return _segment_ids(self.doc)
+
+    @cached_property
+    def edges(self) -> Tuple[set, set]:
+        return _span_edges(self.doc)
+
     def synonym(self):
         if not self.with_synonyms:
             return None
@@ -323,7 +349,7 @@ class _Editor:
     def swap(self):
         # Two content words of the same segment change places: a pair's two
         # texts never exchange words.
-        segments = _segment_ids(self.doc)
+        segments = self.segments
         by_segment: Dict[int, List[int]] = {}
         for i in self.content:
             if segments[i] >= 0:
@@ -343,9 +369,8 @@ class _Editor:
         # A synonym of a word of the doc goes between two tokens of the same
         # segment as that word (a pair's texts stay apart), after a space,
         # never into an entity or onto the edge of a span.
-        doc = self.doc
-        segments = _segment_ids(doc)
-        starts, lasts = _span_edges(doc)
+        doc, segments = self.doc, self.segments
+        starts, lasts = self.edges
         sources: Dict[int, List[int]] = {}
         for i in self.with_synonyms:
             sources.setdefault(segments[i], []).append(i)
@@ -373,7 +398,7 @@ class _Editor:
         # token, a sentence start or the edge of a span, and only words
         # followed by a space, so the text around them stays as it was.
         doc = self.doc
-        starts, lasts = _span_edges(doc)
+        starts, lasts = self.edges
         sents = doc.has_annotation("SENT_START")
         candidates = [i for i in self.content
                       if i > 0 and doc[i].whitespace_ and i not in starts and i not in lasts
@@ -425,11 +450,7 @@ def augment_docs(
         raise ValueError(Errors.E235.format(what="max_copies >= 0", value=max_copies))
     if not 0.0 < replace_fraction <= 1.0:
         raise ValueError(Errors.E235.format(what="0 < replace_fraction <= 1", value=replace_fraction))
-    edits = list(edits)
-    unknown = [e for e in edits if e not in EDITS]
-    if unknown or not edits:
-        raise ValueError(Errors.E209.format(what="edit", value=",".join(unknown) or "(none)",
-                                            options=", ".join(EDITS)))
+    edits = check_edits(edits)
     docs = list(docs)
     dev = [i for i, doc in enumerate(docs) if doc.user_data.get(SPLIT_KEY) == "dev"]
     if dev and not skip_dev:

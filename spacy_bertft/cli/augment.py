@@ -9,7 +9,7 @@ import srsly
 from spacy.tokens import DocBin
 from wasabi import msg
 
-from ..augment import EDITS, SOURCES, AugmentReport, EmbeddingNeighbours, WordNetSynonyms, augment_docs
+from ..augment import EDITS, SOURCES, AugmentReport, EmbeddingNeighbours, WordNetSynonyms, augment_docs, check_edits
 from ..errors import Errors
 from ..util import DEFAULT_MODEL
 from ._app import Arg, Opt, app
@@ -58,12 +58,7 @@ def augment(
     max_examples (int): How many substitutions the report lists.
     RETURNS (AugmentReport): What was read and written.
     """
-    if isinstance(edits, str):
-        edits = [e.strip() for e in edits.split(",") if e.strip()]
-    unknown = [e for e in edits if e not in EDITS]
-    if unknown or not edits:
-        raise ValueError(Errors.E209.format(what="edit", value=",".join(unknown) or "(none)",
-                                            options=", ".join(EDITS)))
+    edits = check_edits(edits)  # before WordNet or an encoder is loaded
     if source not in SOURCES:
         raise ValueError(Errors.E209.format(what="synonym source", value=source, options=", ".join(SOURCES)))
     input_path = Path(input_path)

@@ -68,7 +68,7 @@ def detect_format(
             # and the JSONL reader names the bad line (or skips and counts it).
             # Only the next line is looked at: deep inside a pretty-printed
             # document a line can be an object too.
-            record = _first_record(lines[1:2])
+            record = _json_object(lines[1]) if len(lines) > 1 else None
             if record is None:
                 return "squad"
             obj = record
@@ -84,19 +84,16 @@ def detect_format(
                                         formats=", ".join(FORMATS)))
 
 
-def _first_record(lines: List[str]) -> Optional[Dict[str, Any]]:
-    """The first of lines that is a JSON object on its own, or None."""
-    for line in lines:
-        line = line.strip()
-        if not line.startswith("{"):
-            continue
-        try:
-            obj = srsly.json_loads(line)
-        except ValueError:
-            continue
-        if isinstance(obj, dict):
-            return obj
-    return None
+def _json_object(line: str) -> Optional[Dict[str, Any]]:
+    """The line as a JSON object, or None if it is not one."""
+    line = line.strip()
+    if not line.startswith("{"):
+        return None
+    try:
+        obj = srsly.json_loads(line)
+    except ValueError:
+        return None
+    return obj if isinstance(obj, dict) else None
 
 
 def _jsonl_format(obj: Dict[str, Any], *, path: Path, text_field: Optional[str], pair_field: Optional[str]) -> str:
