@@ -12,7 +12,10 @@ from .features import (decode_ner, encode_ner, encode_qa_eval, encode_qa_train, 
                        postprocess_qa, word_spans_to_chars)
 
 
-def _module(encoder, kind: str, n_out: int, dropout: float):
+def _module(encoder, kind: str, n_out: int, dropout: float, head_init: str = "torch"):
+    """The encoder and a linear head. head_init "torch" keeps torch.nn.Linear's
+    default (uniform, bound 1/sqrt(width), weights and bias); "bert" draws the
+    weights from Normal(0, 0.02) with a zero bias, as BERT and the plugin do."""
     import torch
 
     class Head(torch.nn.Module):
@@ -22,6 +25,11 @@ def _module(encoder, kind: str, n_out: int, dropout: float):
             self.dropout = torch.nn.Dropout(dropout)
             width = encoder.config.hidden_size
             self.out = torch.nn.Linear(width, 2 if kind == "qa" else n_out)
+            if head_init == "bert":
+                torch.nn.init.normal_(self.out.weight, 0.0, 0.02)
+                torch.nn.init.zeros_(self.out.bias)
+            elif head_init != "torch":
+                raise ValueError(f"head_init must be 'torch' or 'bert', not {head_init!r}")
 
         def forward(self, input_ids, attention_mask, token_type_ids=None):
             hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
@@ -91,7 +99,8 @@ def run(settings: Settings, data: TaskData) -> Dict[str, Any]:
     else:
         names = list(data.labels)
     label_ids = {name: i for i, name in enumerate(names)}
-    model = _module(encoder, kind, max(len(names), 2), 0.1).to(device)
+    head_init = settings.extra.get("head_init", "torch")
+    model = _module(encoder, kind, max(len(names), 2), 0.1, head_init).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     n_total = total_steps(len(data.train), settings.batch_size, settings.epochs)
     n_warmup = warmup_steps(len(data.train), settings.batch_size, settings.epochs, settings.warmup_ratio)
