@@ -304,6 +304,9 @@ class Errors(metaclass=ErrorsWithCodes):
     E020 = (
         "{component}: labels must be strings, got {label!r}."
     )
+    E021 = (
+        "spacy-bertft.normal_init.v1 needs a standard deviation > 0, got {std!r}."
+    )
     E019 = (
         "The length-grouped batcher needs size >= 1 and buffer >= 1, got "
         "size={size}, buffer={buffer}."

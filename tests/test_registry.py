@@ -11,6 +11,7 @@ GROUPS = {
     "spacy_scorers": registry.scorers,
     "spacy_batchers": registry.batchers,
     "spacy_misc": registry.misc,
+    "thinc_initializers": registry.initializers,
 }
 
 
@@ -25,7 +26,8 @@ def advertised():
 
 def test_entry_points_are_advertised():
     groups = {g for g, _ in advertised()}
-    assert {"spacy_factories", "spacy_architectures", "spacy_scorers", "spacy_batchers"} <= groups
+    assert {"spacy_factories", "spacy_architectures", "spacy_scorers", "spacy_batchers",
+            "thinc_initializers"} <= groups
 
 
 @pytest.mark.parametrize("group,name", advertised())

