@@ -44,7 +44,7 @@ def train_and_score(train_docs, dev_docs, *, model: str, epochs: int, batch_size
     spacy.util.fix_random_seed(seed)
     steps = max(1, epochs * ((len(train_docs) + batch_size - 1) // batch_size))
     config = load_config(ROOT / "configs" / "textcat.cfg", overrides={
-        "components.textcat.model.encoder.name": model,
+        "paths.encoder": model,
         "components.textcat.model.max_length": max_length,
         "training.optimizer.learn_rate.initial_rate": lr,
         "training.optimizer.learn_rate.total_steps": steps,

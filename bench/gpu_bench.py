@@ -158,7 +158,7 @@ def run_spacy(kind: str, encoder: Path, train: Path, dev: Path, *, steps: int, b
         sys.executable, "-m", "spacy", "train", str(ROOT / "configs" / config), "--gpu-id", "0" if gpu else "-1",
         "--code", str(ROOT / "bench" / "gpu_step_clock.py"),
         "--paths.train", str(train), "--paths.dev", str(dev),
-        f"--components.{name}.model.encoder.name", str(encoder),
+        "--paths.encoder", str(encoder),
         f"--components.{name}.model.encoder.mixed_precision", "true" if bf16 else "false",
         f"--components.{name}.model.max_length", str(MAX_LENGTH[kind]),
         "--training.max_epochs", "0", "--training.max_steps", str(steps),

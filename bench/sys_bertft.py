@@ -49,7 +49,6 @@ def build_config(settings: Settings, data: TaskData, train_path: Path, dev_path:
         "paths.train": str(train_path),
         "paths.dev": str(dev_path),
         "system.seed": settings.seed,
-        f"components.{name}.model.encoder.name": model_path(settings.model),
         "training.seed": settings.seed,
         "training.max_epochs": settings.epochs if not max_steps else 0,
         "training.max_steps": max_steps,
@@ -64,6 +63,12 @@ def build_config(settings: Settings, data: TaskData, train_path: Path, dev_path:
         "training.optimizer.L2_is_weight_decay": True,
         "training.logger.progress_bar": False,
     }
+    # The shipped configs name the encoder once, in [paths] (model and batcher);
+    # a config without that variable names it in the component.
+    if "encoder" in base.get("paths", {}):
+        overrides["paths.encoder"] = model_path(settings.model)
+    else:
+        overrides[f"components.{name}.model.encoder.name"] = model_path(settings.model)
     if "max_length" in model_cfg:
         overrides[f"components.{name}.model.max_length"] = settings.max_length
     if settings.task == "squad":

@@ -2,7 +2,8 @@
 dynamic padding stays small, while keeping the batch size in examples."""
 import random
 from itertools import islice
-from typing import Callable, Iterable, Iterator, List, Optional, TypeVar
+from pathlib import Path
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, TypeVar, Union
 
 from spacy.training import Example
 from spacy.util import registry
@@ -67,3 +68,48 @@ def configure_length_grouped_batcher(
         return length_grouped_batches(items, size=size, buffer=buffer, get_length=length, shuffle=shuffle)
 
     return batcher
+
+
+class WordpieceLength:
+    """Length of an example in the encoder's wordpieces (special tokens
+    included), each distinct text tokenized once. Sorting by characters
+    leaves much padding in short texts (SST-2: 35% more wordpieces than the
+    texts have, against 5% sorted by wordpieces), so the batches are grouped
+    by what the encoder reads, as Hugging Face's ``group_by_length`` does."""
+
+    def __init__(self, tokenizer) -> None:
+        # The Rust tokenizer itself: no Python-side batch objects, and no
+        # "longer than the model's maximum" warning (lengths only sort).
+        self._backend = tokenizer.backend_tokenizer
+        self._backend.no_truncation()
+        self._backend.no_padding()
+        self._lengths: Dict[str, int] = {}
+
+    def __call__(self, item) -> int:
+        text = _text(item)
+        length = self._lengths.get(text)
+        if length is None:
+            length = len(self._backend.encode(text, add_special_tokens=True).ids)
+            self._lengths[text] = length
+        return length
+
+
+def _text(item) -> str:
+    doc = item.reference if isinstance(item, Example) else item
+    return doc.text
+
+
+@registry.misc("spacy-bertft.wordpiece_length.v1")
+def configure_wordpiece_length(tokenizer: Union[str, Path]) -> Callable[[ItemT], int]:
+    """A ``get_length`` for the length-grouped batcher: wordpieces of the
+    example's text with the encoder's tokenizer. Name the encoder's model:
+    ``tokenizer = ${paths.encoder}``, the variable the encoder's ``name``
+    reads too (spaCy fills [training] without [components], so the batcher
+    cannot point into the component's config).
+
+    tokenizer (Union[str, Path]): Packaged name, local path or Hugging Face id.
+    RETURNS (Callable): Example or Doc -> number of wordpieces.
+    """
+    from .layers.hf_shim import load_fast_tokenizer
+
+    return WordpieceLength(load_fast_tokenizer(tokenizer))

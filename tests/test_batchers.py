@@ -30,3 +30,29 @@ def test_length_grouped_batcher_registered_and_validates():
     assert [len(b) for b in batcher(["aa", "b", "cccc", "ddd", "e"])] .count(2) == 2
     with pytest.raises(ValueError, match="size >= 1"):
         list(length_grouped_batches([1], size=0, buffer=1))
+
+
+def test_wordpiece_length_counts_the_encoders_wordpieces(tiny_encoder):
+    from spacy.training import Example
+    from transformers import AutoTokenizer
+
+    get_length = registry.resolve(
+        {"g": {"@misc": "spacy-bertft.wordpiece_length.v1", "tokenizer": tiny_encoder}})["g"]
+    tokenizer = AutoTokenizer.from_pretrained(tiny_encoder)
+    nlp = spacy.blank("en")
+    long_text = "john visited paris " * 100  # beyond the model's maximum: counted, not cut
+    for text in ["", "the cat", "zzzq xylophone", long_text]:
+        doc = nlp.make_doc(text)
+        expected = len(tokenizer(text, truncation=False)["input_ids"])
+        assert get_length(doc) == expected
+        assert get_length(Example(doc, doc)) == expected
+    assert get_length(nlp.make_doc(long_text)) > tokenizer.model_max_length
+    # Few characters can be many wordpieces: sorting by them groups what the encoder reads.
+    short, rare = nlp.make_doc("the cat sat on the mat"), nlp.make_doc("zqxj vvk")
+    assert len(rare.text) < len(short.text) and get_length(rare) > get_length(short)
+
+
+def test_wordpiece_length_unknown_model_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="E001"):
+        registry.resolve({"g": {"@misc": "spacy-bertft.wordpiece_length.v1",
+                                "tokenizer": str(tmp_path / "missing" / "model")}})

@@ -46,7 +46,7 @@ def test_config_trains_with_spacy_train(tiny_encoder, tmp_path, name, component,
     overrides = {
         "paths.train": str(data),
         "paths.dev": str(data),
-        f"components.{component}.model.encoder.name": tiny_encoder,
+        "paths.encoder": tiny_encoder,
         "training.max_epochs": 0,
         "training.max_steps": 6,
         "training.eval_frequency": 3,

@@ -73,6 +73,16 @@ def _load_tokenizer(path: str, name: str, *, local_files_only: bool):
     return tokenizer
 
 
+def load_fast_tokenizer(name: Union[str, Path]):
+    """The fast tokenizer of a packaged name, local path or Hugging Face id,
+    on its own (without the model's weights)."""
+    path = resolve_model_name(name)
+    try:
+        return _load_tokenizer(path, str(name), local_files_only=Path(path).exists())
+    except OSError as err:
+        raise ValueError(Errors.E002.format(name=name, err=err)) from err
+
+
 class HFShim(PyTorchShim):
     """PyTorchShim that also owns the tokenizer, runs inference under
     ``torch.inference_mode`` and supports bfloat16 or float16 autocast.

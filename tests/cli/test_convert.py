@@ -138,7 +138,7 @@ def test_converted_data_trains_with_spacy_train(tiny_encoder, tmp_path):
     overrides = {
         "paths.train": str(data),
         "paths.dev": str(data),
-        "components.textcat.model.encoder.name": tiny_encoder,
+        "paths.encoder": tiny_encoder,
         "training.max_epochs": 0,
         "training.max_steps": 4,
         "training.eval_frequency": 2,

@@ -388,7 +388,7 @@ def test_ner_config_trains_with_spacy_train(tiny_encoder, tmp_path):
     overrides = {
         "paths.train": str(data),
         "paths.dev": str(data),
-        "components.ner.model.encoder.name": tiny_encoder,
+        "paths.encoder": tiny_encoder,
         "training.max_epochs": 0,
         "training.max_steps": 4,
         "training.eval_frequency": 2,

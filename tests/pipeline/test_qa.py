@@ -317,7 +317,7 @@ def test_qa_config_trains_with_spacy_train(tiny_encoder, tmp_path):
     overrides = {
         "paths.train": str(data),
         "paths.dev": str(data),
-        "components.qa.model.encoder.name": tiny_encoder,
+        "paths.encoder": tiny_encoder,
         # the tiny encoder reads 128 wordpieces at most, so 128 cannot be shared
         "components.qa.model.stride": 64,
         "training.max_epochs": 0,
