@@ -1,7 +1,7 @@
 """Tokenization and post-processing shared by the Hugging Face Trainer peer
 and the plain PyTorch loop: what ``run_glue``, ``run_ner`` and ``run_qa``
 do, written out so that both peers see identical features."""
-from typing import Dict, List, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 import numpy
 
@@ -161,17 +161,32 @@ def postprocess_qa(examples: Sequence[QAExample], example_index: Sequence[int], 
     return [text for _, text in best]
 
 
-def item_length(item) -> int:
-    """Characters of an example's text, the length the batchers sort by."""
-    if isinstance(item, ClsExample):
-        return len(item.text)
+def item_texts(item) -> Tuple[str, ...]:
+    """The text(s) the encoder reads for an example: one, or two segments."""
+    if isinstance(item, (ClsExample, NerSentence)):
+        return (item.text,)
     if isinstance(item, PairExample):
-        return len(item.text_a) + len(item.text_b) + 3
-    if isinstance(item, NerSentence):
-        return len(item.text)
+        return (item.text_a, item.text_b)
     if isinstance(item, QAExample):
-        return len(item.question) + len(item.context) + 3
+        return (item.question, item.context)
     raise TypeError(f"Unknown benchmark item {type(item).__name__}")
+
+
+def wordpiece_length(tokenizer) -> Callable[[Any], int]:
+    """Example -> its wordpieces with special tokens, untruncated: the length
+    the batchers sort by, as bertft's batcher and the Trainer's
+    group_by_length do. Each example is tokenized once."""
+    lengths: Dict[int, int] = {}
+
+    def get_length(item) -> int:
+        key = id(item)
+        if key not in lengths:
+            ids = tokenizer(*item_texts(item), truncation=False, verbose=False,
+                            return_attention_mask=False, return_token_type_ids=False)["input_ids"]
+            lengths[key] = len(ids)
+        return lengths[key]
+
+    return get_length
 
 
 def word_spans_to_chars(sentence: NerSentence, spans) -> Set[Tuple[int, int, str]]:

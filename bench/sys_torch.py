@@ -8,8 +8,8 @@ from typing import Any, Dict, List
 
 from .common import Settings, Timer, clamp_max_length, model_path, total_steps, warmup_steps
 from .data import TaskData
-from .features import (decode_ner, encode_ner, encode_qa_eval, encode_qa_train, item_length, ner_tag_names,
-                       postprocess_qa, word_spans_to_chars)
+from .features import (decode_ner, encode_ner, encode_qa_eval, encode_qa_train, ner_tag_names,
+                       postprocess_qa, word_spans_to_chars, wordpiece_length)
 
 
 def _module(encoder, kind: str, n_out: int, dropout: float, head_init: str = "torch"):
@@ -113,6 +113,7 @@ def run(settings: Settings, data: TaskData) -> Dict[str, Any]:
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
     autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=settings.bf16 and cuda)
     ce = torch.nn.CrossEntropyLoss(ignore_index=-100)
+    get_length = wordpiece_length(tokenizer)
     steps = 0
     model.train()
     with Timer(cuda) as train_timer:
@@ -120,7 +121,7 @@ def run(settings: Settings, data: TaskData) -> Dict[str, Any]:
             items = list(data.train)
             random.shuffle(items)
             for batch_items in length_grouped_batches(items, size=settings.batch_size, buffer=50,
-                                                      get_length=item_length):
+                                                      get_length=get_length):
                 batch = _encode_batch(tokenizer, kind, batch_items, settings, label_ids, device)
                 with autocast:
                     logits = model(batch["input_ids"], batch["attention_mask"], batch.get("token_type_ids"))
@@ -147,7 +148,8 @@ def predict(model, tokenizer, kind: str, items, settings: Settings, names: List[
     import torch
 
     model.eval()
-    order = sorted(range(len(items)), key=lambda i: item_length(items[i]))
+    get_length = wordpiece_length(tokenizer)
+    order = sorted(range(len(items)), key=lambda i: get_length(items[i]))
     results: List[Any] = [None] * len(items)
     bs = settings.infer_batch_size
     id2name = dict(enumerate(names))
