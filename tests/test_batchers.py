@@ -56,3 +56,12 @@ def test_wordpiece_length_unknown_model_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="E001"):
         registry.resolve({"g": {"@misc": "spacy-bertft.wordpiece_length.v1",
                                 "tokenizer": str(tmp_path / "missing" / "model")}})
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_first_batch_is_the_longest_of_the_first_buffer(seed):
+    random.seed(seed)
+    items = [random.randint(1, 500) for _ in range(200)]
+    batches = list(length_grouped_batches(items, size=8, buffer=10, get_length=int))
+    assert max(batches[0]) == max(items[:80])
+    assert sorted(x for b in batches for x in b) == sorted(items)

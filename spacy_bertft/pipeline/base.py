@@ -67,7 +67,9 @@ class BertPipe(TrainablePipe):
         if not docs:
             return self._rebatch([], docs)
         lengths = self._sort_lengths(docs)
-        order = sorted(range(len(docs)), key=lengths.__getitem__)
+        # Longest first: the first sub-batch allocates the largest blocks,
+        # which the shorter ones after it reuse.
+        order = sorted(range(len(docs)), key=lengths.__getitem__, reverse=True)
         size = max(1, int(self.cfg["predict_batch_size"]))
         items: List[Any] = [None] * len(docs)
         it = iter(order)
