@@ -28,8 +28,9 @@ for part in "${PARTS[@]}"; do
         run "$part" --seed "$seed" --peers hf --out "$R/$part-s$seed.json"
       done
       "$PY" bench/report.py --seeds "$R/$part"-s[0-9].json ;;
-    conll)  # issue 4: first 4000 sentences, 2 epochs, all of eng.testa
-      run conll --out "$R/conll.json" ;;
+    conll)  # issue 4: first 4000 sentences, 2 epochs, all of eng.testa; bertft seeds 1-2
+      run conll --out "$R/conll.json"
+      for seed in 1 2; do "$PY" bench/ner_variants.py base --seed "$seed" --data-dir "$DATA"; done ;;
     squad)  # issue 5: 2000 questions, 3 epochs, lr 1e-4, max length 256, stride 128; 600 eval questions
       run squad --peers hf --out "$R/squad.json" ;;
     squad-600)  # the QA memory check on 600 training questions
@@ -50,7 +51,11 @@ for part in "${PARTS[@]}"; do
       for f in "$R"/*.predictions.json; do
         [ -f "$f" ] || continue
         "$PY" bench/significance.py bertft hf --run "$f" --data "$DATA" --out "${f%.predictions.json}-significance.json"
-      done ;;
+      done
+      # CoNLL's target is the better of the Trainer and spacy-transformers
+      [ -f "$R/conll.predictions.json" ] && "$PY" bench/significance.py bertft spacy-transformers \
+        --run "$R/conll.predictions.json" --data "$DATA" --out "$R/conll-significance-spacy-transformers.json"
+      ;;
     *) echo "unknown part '$part'" >&2; exit 2 ;;
   esac
 done
