@@ -13,9 +13,13 @@ from .errors import Errors
 ItemT = TypeVar("ItemT")
 
 
-def _text_length(item) -> int:
+def _text(item) -> str:
     doc = item.reference if isinstance(item, Example) else item
-    return len(doc.text)
+    return doc.text
+
+
+def _text_length(item) -> int:
+    return len(_text(item))
 
 
 def length_grouped_batches(
@@ -103,11 +107,6 @@ class WordpieceLength:
             length = len(self._backend.encode(text, add_special_tokens=True).ids)
             self._lengths[text] = length
         return length
-
-
-def _text(item) -> str:
-    doc = item.reference if isinstance(item, Example) else item
-    return doc.text
 
 
 @registry.misc("spacy-bertft.wordpiece_length.v1")
