@@ -23,19 +23,113 @@ _AMP_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 class HFEncoderModule(torch.nn.Module):
-    """Runs a Hugging Face encoder and returns its last hidden states in float32."""
+    """Runs a Hugging Face encoder and returns its last hidden states in float32.
+
+    With ``first_token_only``, only the first position ([CLS]) of the last
+    layer is returned, shape (rows, 1, width). A classifier that pools [CLS]
+    reads nothing else, so for BERT-style encoders the last layer computes
+    the query, attention output and feed-forward of that one position (keys
+    and values still read every wordpiece): the same numbers as the full
+    layer, at about a sixth of its cost. Encoders whose layers do not have
+    that structure, or where the shortcut does not reproduce the full
+    forward (checked once on load), run in full and are sliced.
+    """
 
     def __init__(self, transformer: torch.nn.Module, use_token_types: bool):
         super().__init__()
         self.transformer = transformer
         self.use_token_types = use_token_types
+        self.first_token_shortcut = _has_bert_layers(transformer)
+        if self.first_token_shortcut:
+            self.first_token_shortcut = self._shortcut_matches_full_forward()
 
-    def forward(self, input_ids, attention_mask, token_type_ids):
+    def forward(self, input_ids, attention_mask, token_type_ids, first_token_only: bool = False):
+        if first_token_only and self.first_token_shortcut:
+            return self._first_token_forward(input_ids, attention_mask, token_type_ids).float()
         kwargs = {"input_ids": input_ids, "attention_mask": attention_mask}
         if self.use_token_types:
             kwargs["token_type_ids"] = token_type_ids
-        output = self.transformer(**kwargs, return_dict=True)
-        return output.last_hidden_state.float()
+        hidden = self.transformer(**kwargs, return_dict=True).last_hidden_state
+        return (hidden[:, :1] if first_token_only else hidden).float()
+
+    def _first_token_forward(self, input_ids, attention_mask, token_type_ids):
+        transformer = self.transformer
+        embed_kwargs = {"input_ids": input_ids}
+        if self.use_token_types:
+            embed_kwargs["token_type_ids"] = token_type_ids
+        hidden = transformer.embeddings(**embed_kwargs)
+        if bool(attention_mask.all()):
+            bias = None
+        else:
+            # Additive mask over the keys, broadcast over heads and queries.
+            keep = attention_mask[:, None, None, :].to(hidden.dtype)
+            bias = (1.0 - keep) * torch.finfo(hidden.dtype).min
+        layers = transformer.encoder.layer
+        for layer in layers[:-1]:
+            out = layer(hidden, attention_mask=bias)
+            hidden = out[0] if isinstance(out, tuple) else out
+        last = layers[-1]
+        attn = last.attention.self
+        rows, width = hidden.shape[0], hidden.shape[1]
+        heads, size = attn.num_attention_heads, attn.attention_head_size
+        first = hidden[:, :1]
+        query = attn.query(first).view(rows, 1, heads, size).transpose(1, 2)
+        key = attn.key(hidden).view(rows, width, heads, size).transpose(1, 2)
+        value = attn.value(hidden).view(rows, width, heads, size).transpose(1, 2)
+        context = torch.nn.functional.scaled_dot_product_attention(
+            query, key, value, attn_mask=bias,
+            dropout_p=attn.dropout.p if self.training else 0.0,
+        )
+        context = context.transpose(1, 2).reshape(rows, 1, heads * size)
+        attended = last.attention.output(context, first)
+        return last.output(last.intermediate(attended), attended)
+
+    def _shortcut_matches_full_forward(self) -> bool:
+        """Whether the first-token shortcut gives the full forward's [CLS] on
+        a small padded batch (eval mode, so without dropout)."""
+        config = self.transformer.config
+        vocab = int(getattr(config, "vocab_size", 2))
+        ids = torch.arange(10, dtype=torch.long).remainder(vocab).view(2, 5)
+        mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]])
+        types = torch.tensor([[0, 0, 1, 1, 1], [0, 0, 0, 0, 0]])
+        if int(getattr(config, "type_vocab_size", 2) or 1) < 2:
+            types = torch.zeros_like(types)
+        was_training = self.training
+        self.eval()
+        try:
+            with torch.inference_mode():
+                full = self.forward(ids, mask, types)[:, :1]
+                short = self._first_token_forward(ids, mask, types).float()
+        except Exception:  # an encoder this shortcut does not fit
+            return False
+        finally:
+            self.train(was_training)
+        return full.shape == short.shape and bool(torch.allclose(full, short, atol=1e-4, rtol=1e-4))
+
+
+def _has_bert_layers(transformer: torch.nn.Module) -> bool:
+    """BERT's layer structure (BERT, RoBERTa and their kin), bidirectional,
+    with absolute positions and without cross-attention."""
+    config = getattr(transformer, "config", None)
+    layers = getattr(getattr(transformer, "encoder", None), "layer", None)
+    if config is None or not hasattr(transformer, "embeddings") or not layers:
+        return False
+    if getattr(config, "is_decoder", False) or getattr(config, "add_cross_attention", False):
+        return False
+    if getattr(config, "position_embedding_type", "absolute") != "absolute":
+        return False
+    if getattr(config, "chunk_size_feed_forward", 0):
+        return False
+    last = layers[-1]
+    attn = getattr(getattr(last, "attention", None), "self", None)
+    needed = ("query", "key", "value", "dropout", "num_attention_heads", "attention_head_size")
+    return (
+        attn is not None
+        and all(hasattr(attn, name) for name in needed)
+        and hasattr(last.attention, "output")
+        and hasattr(last, "intermediate")
+        and hasattr(last, "output")
+    )
 
 
 def _load_transformer(path: str, *, local_files_only: bool) -> torch.nn.Module:
@@ -134,14 +228,16 @@ class HFShim(PyTorchShim):
         return torch.autocast(device_type=device_type, dtype=self._amp_dtype, enabled=enabled)
 
     def predict(self, inputs: ArgsKwargs) -> Any:
-        self._model.eval()
+        # Switching modes walks every submodule: only when it changes (the
+        # next begin_update switches back).
+        if self._model.training:
+            self._model.eval()
         with torch.inference_mode(), self._autocast():
-            outputs = self._model(*inputs.args, **inputs.kwargs)
-        self._model.train()
-        return outputs
+            return self._model(*inputs.args, **inputs.kwargs)
 
     def begin_update(self, inputs: ArgsKwargs):
-        self._model.train()
+        if not self._model.training:
+            self._model.train()
         with self._autocast():
             output = self._model(*inputs.args, **inputs.kwargs)
 

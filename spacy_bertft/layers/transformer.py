@@ -30,7 +30,13 @@ def hf_transformer(
         forward,
         init=init,
         dims={"nO": None},
-        attrs={"name": name, "pad_to_multiple_of": max(1, int(pad_to_multiple_of))},
+        attrs={
+            "name": name,
+            "pad_to_multiple_of": max(1, int(pad_to_multiple_of)),
+            # Set by a head that reads [CLS] only (cls pooling): the output
+            # is then (rows, 1, width) and the last layer skips the rest.
+            "first_token_only": False,
+        },
         shims=[shim],
     )
 
@@ -67,6 +73,7 @@ def forward(model: Model, X: WordpieceBatch, is_train: bool):
             ("token_type_ids", X.token_type_ids, 0),
         )
     }
+    kwargs["first_token_only"] = bool(model.attrs.get("first_token_only", False))
     full_output, torch_backprop = shim(ArgsKwargs(args=(), kwargs=kwargs), is_train)
     output = full_output[:, :width] if extra else full_output
     hidden = torch2xp(output, ops=ops)

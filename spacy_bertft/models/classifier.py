@@ -29,6 +29,9 @@ def sequence_classifier(
     )
     output = Softmax_v2(nO=nO, init_W=bert_init_W) if exclusive_classes else sigmoid_logits(nO=nO)
     model = chain(encode, pooling_layer(pooling), Dropout(dropout), output)
+    # [CLS] pooling reads one position of the last layer: the encoder computes
+    # only that one there (see HFEncoderModule).
+    encoder.attrs["first_token_only"] = pooling == "cls"
     model.set_ref("encoder", encoder)
     model.set_ref("wordpieces", encode)
     model.set_ref("output_layer", output)

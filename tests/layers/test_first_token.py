@@ -1,0 +1,79 @@
+"""The [CLS]-only last layer: the same numbers and gradients as the full
+forward's first position, and a full forward where the shortcut does not fit."""
+import pytest
+import torch
+from transformers import BertConfig, BertModel
+
+from spacy_bertft.layers.hf_shim import HFEncoderModule
+from spacy_bertft.models.classifier import build_text_classifier_v1
+from spacy_bertft.models.encoder import build_hf_encoder_v1
+
+
+def _bert(attn: str = "sdpa", **overrides) -> BertModel:
+    torch.manual_seed(0)
+    settings = dict(vocab_size=60, hidden_size=32, num_hidden_layers=3, num_attention_heads=4,
+                    intermediate_size=64, max_position_embeddings=64, type_vocab_size=2,
+                    hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    settings.update(overrides)
+    config = BertConfig(**settings)
+    config._attn_implementation = attn
+    return BertModel(config, add_pooling_layer=False)
+
+
+def _batch():
+    torch.manual_seed(1)
+    ids = torch.randint(5, 60, (3, 9))
+    mask = torch.ones_like(ids)
+    mask[1, 6:] = 0
+    mask[2, 3:] = 0
+    types = torch.zeros_like(ids)
+    types[0, 4:] = 1
+    return ids, mask, types
+
+
+@pytest.mark.parametrize("attn", ["sdpa", "eager"])
+def test_first_token_matches_full_forward_and_gradients(attn):
+    module = HFEncoderModule(_bert(attn), use_token_types=True)
+    assert module.first_token_shortcut
+    ids, mask, types = _batch()
+    module.train()  # dropout 0: training mode, deterministic
+    full = module(ids, mask, types)
+    full[:, 0].pow(2).sum().backward()
+    full_grads = {n: p.grad.clone() for n, p in module.named_parameters() if p.grad is not None}
+    module.zero_grad()
+    short = module(ids, mask, types, first_token_only=True)
+    assert short.shape == (3, 1, 32)
+    torch.testing.assert_close(short[:, 0], full[:, 0], atol=1e-5, rtol=1e-5)
+    short[:, 0].pow(2).sum().backward()
+    short_grads = {n: p.grad for n, p in module.named_parameters() if p.grad is not None}
+    assert set(short_grads) == set(full_grads)
+    for name, grad in full_grads.items():
+        torch.testing.assert_close(short_grads[name], grad, atol=1e-5, rtol=1e-4, msg=name)
+
+
+def test_unfit_encoder_runs_in_full_and_is_sliced():
+    module = HFEncoderModule(_bert(position_embedding_type="relative_key"), use_token_types=True)
+    assert not module.first_token_shortcut
+    ids, mask, types = _batch()
+    module.eval()
+    with torch.no_grad():
+        full = module(ids, mask, types)
+        first = module(ids, mask, types, first_token_only=True)
+    assert first.shape == (3, 1, 32)
+    torch.testing.assert_close(first, full[:, :1])
+
+
+def test_shortcut_that_disagrees_is_switched_off(monkeypatch):
+    def wrong(self, input_ids, attention_mask, token_type_ids):
+        return torch.zeros(input_ids.shape[0], 1, self.transformer.config.hidden_size)
+
+    monkeypatch.setattr(HFEncoderModule, "_first_token_forward", wrong)
+    module = HFEncoderModule(_bert(), use_token_types=True)
+    assert not module.first_token_shortcut
+
+
+@pytest.mark.parametrize("pooling,expected", [("cls", True), ("mean", False), ("max", False)])
+def test_cls_pooling_asks_the_encoder_for_the_first_token_only(tiny_encoder, pooling, expected):
+    encoder = build_hf_encoder_v1(name=tiny_encoder)
+    build_text_classifier_v1(encoder, pooling=pooling)
+    assert encoder.attrs["first_token_only"] is expected
