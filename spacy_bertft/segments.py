@@ -64,10 +64,11 @@ def split_segments(
 
 
 def _two_segment_doc(nlp: Language, text_a: str, text_b: str, names: Tuple[str, str]) -> Doc:
-    doc = nlp.make_doc(join_segments(text_a, text_b, names=names))
+    text = join_segments(text_a, text_b, names=names)
+    doc = nlp.make_doc(text)
     b_start = len(text_a) + len(SEPARATOR)
     span_a = doc.char_span(0, len(text_a), label=names[0].split()[-1], alignment_mode="expand")
-    span_b = doc.char_span(b_start, len(doc.text), label=names[1].split()[-1], alignment_mode="expand")
+    span_b = doc.char_span(b_start, len(text), label=names[1].split()[-1], alignment_mode="expand")
     doc.spans[SEGMENTS_KEY] = [s for s in (span_a, span_b) if s is not None]
     return doc
 

@@ -1,6 +1,6 @@
 """Docs -> wordpieces, with character offsets back into each doc's text."""
 import warnings
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy
 from spacy.tokens import Doc

@@ -8,7 +8,6 @@ import numpy
 import srsly
 from spacy import util
 from spacy.errors import Errors as SpacyErrors
-from spacy.language import Language
 from spacy.pipeline import TrainablePipe
 from spacy.tokens import Doc
 from spacy.training import Example, validate_examples, validate_get_examples
@@ -66,7 +65,10 @@ class BertPipe(TrainablePipe):
         docs = list(docs)
         if not docs:
             return self._rebatch([], docs)
-        lengths = self._sort_lengths(docs)
+        # doc.text builds a Token per token: read it once for check and sort.
+        texts = [doc.text for doc in docs]
+        self._check_texts(texts)
+        lengths = self._sort_lengths(texts)
         # Longest first: the first sub-batch allocates the largest blocks,
         # which the shorter ones after it reuse.
         order = sorted(range(len(docs)), key=lengths.__getitem__, reverse=True)
@@ -83,12 +85,16 @@ class BertPipe(TrainablePipe):
                 items[i] = item
         return self._rebatch(items, docs)
 
-    def _sort_lengths(self, docs: Sequence[Doc]) -> List[int]:
-        """What the sub-batches are sorted by: each doc's wordpieces, what the
+    def _check_texts(self, texts: Sequence[str]) -> None:
+        """Raise a clear error, naming the doc, on input the model cannot read
+        (before sorting, so the index is the caller's)."""
+
+    def _sort_lengths(self, texts: Sequence[str]) -> List[int]:
+        """What the sub-batches are sorted by: each text's wordpieces, what the
         encoder reads (characters leave 10-20% more padding on the benchmark
         sets), or its characters before the encoder is loaded."""
         shim = self.encoder_shim
-        texts = [doc.text for doc in docs]
+        texts = list(texts)
         if not shim.is_loaded or shim.tokenizer is None:
             return [len(text) for text in texts]
         ids = shim.tokenizer(texts, add_special_tokens=False, truncation=False, verbose=False,

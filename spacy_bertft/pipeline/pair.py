@@ -108,14 +108,9 @@ class BertPairClassifier(BertTextCategorizer):
         # The model splits docs at the same separator the component checks.
         self.model.get_ref("wordpieces").attrs["separator"] = separator
 
-    def _check_docs(self, docs: Sequence[Doc]) -> None:
-        for i, doc in enumerate(docs):
-            split_segments(doc.text, separator=self.cfg["separator"], index=i)
-
-    def predict(self, docs: Iterable[Doc]):
-        docs = list(docs)
-        self._check_docs(docs)
-        return super().predict(docs)
+    def _check_texts(self, texts: Sequence[str]) -> None:
+        for i, text in enumerate(texts):
+            split_segments(text, separator=self.cfg["separator"], index=i)
 
     def set_annotations(self, docs: Iterable[Doc], scores: Floats2d) -> None:
         docs = list(docs)

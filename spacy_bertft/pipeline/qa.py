@@ -266,24 +266,24 @@ class BertQuestionAnswerer(BertPipe):
 
     # Inputs -------------------------------------------------------------------
 
-    def _check_docs(self, docs: Sequence[Doc]) -> List[int]:
-        """Check that docs are QA docs whose questions fit a window.
+    def _check_texts(self, texts: Sequence[str]) -> List[int]:
+        """Check that the texts are QA docs' texts whose questions fit a window.
 
         RETURNS (List[int]): Where each doc's context starts.
         """
         questions, contexts, starts = [], [], []
-        for i, doc in enumerate(docs):
-            question, context, b_start = split_segments(doc.text, separator=self.separator, index=i)
+        for i, doc_text in enumerate(texts):
+            question, context, b_start = split_segments(doc_text, separator=self.separator, index=i)
             for which, text in (("question", question), ("context", context)):
                 if not text.strip():
                     raise ValueError(Errors.E154.format(
-                        component=self.name, index=i, which=which, text=doc.text[:200]
+                        component=self.name, index=i, which=which, text=doc_text[:200]
                     ))
             questions.append(question)
             contexts.append(context)
             starts.append(b_start)
         shim = self.encoder_shim
-        if docs and shim.is_loaded:
+        if texts and shim.is_loaded:
             self._check_question_lengths(shim.tokenizer, questions, contexts)
         return starts
 
@@ -313,17 +313,6 @@ class BertQuestionAnswerer(BertPipe):
                 ))
 
     # Prediction ---------------------------------------------------------------
-
-    def predict(self, docs: Iterable[Doc]) -> List[AnswerChoice]:
-        """Find the answers of each doc's question in its context.
-
-        docs (Iterable[Doc]): Two-segment docs. Not modified.
-        RETURNS (List[AnswerChoice]): Per doc, the answers (character offsets)
-            best first and the null score.
-        """
-        docs = list(docs)
-        self._check_docs(docs)
-        return super().predict(docs)
 
     def _unbatch(self, output: SpanLogits, docs: Sequence[Doc]) -> List[AnswerChoice]:
         batch = output.wordpieces
@@ -394,7 +383,7 @@ class BertQuestionAnswerer(BertPipe):
     def validate_training_examples(self, examples: Sequence[Example]) -> None:
         """Check that the docs are QA docs, that the reference has the answers
         span group and that every answer lies in the context."""
-        self._check_docs([eg.predicted for eg in examples])
+        self._check_texts([eg.predicted.text for eg in examples])
         key = self.answers_key
         for i, eg in enumerate(examples):
             ref = eg.reference
