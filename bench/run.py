@@ -53,7 +53,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR))
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--bf16", action="store_true", help="bf16 mixed precision (GPU)")
-    p.add_argument("--pooling", choices=("cls", "mean", "max"), default=None,
+    p.add_argument("--pooling", choices=("cls", "pooler", "mean", "max"), default=None,
                    help="override the bertft config's pooling (classification)")
     p.add_argument("--config", default=None, help="bertft config (default: configs/<task's>.cfg)")
     p.add_argument("--save-dir", default=None, help="save the trained pipelines / models here")

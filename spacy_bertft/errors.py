@@ -307,6 +307,11 @@ class Errors(metaclass=ErrorsWithCodes):
     E021 = (
         "spacy-bertft.normal_init.v1 needs a standard deviation > 0, got {std!r}."
     )
+    E022 = (
+        "pooling = \"pooler\" reads the encoder's pooler (BERT's dense + tanh "
+        "over [CLS]), but the encoder '{name}' ({cls}) has none. Use pooling "
+        "= \"cls\", \"mean\" or \"max\"."
+    )
     E019 = (
         "The length-grouped batcher needs size >= 1 and buffer >= 1, got "
         "size={size}, buffer={buffer}."

@@ -43,14 +43,24 @@ class HFEncoderModule(torch.nn.Module):
         if self.first_token_shortcut:
             self.first_token_shortcut = self._shortcut_matches_full_forward()
 
-    def forward(self, input_ids, attention_mask, token_type_ids, first_token_only: bool = False):
+    def forward(self, input_ids, attention_mask, token_type_ids, first_token_only: bool = False,
+                pooled: bool = False):
+        """Last hidden states (rows, wordpieces, width); with
+        ``first_token_only`` those of [CLS] (rows, 1, width); with ``pooled``
+        the model's pooler over [CLS] (BERT's dense + tanh), (rows, 1, width)."""
+        first_token_only = first_token_only or pooled
         if first_token_only and self.first_token_shortcut:
-            return self._first_token_forward(input_ids, attention_mask, token_type_ids).float()
-        kwargs = {"input_ids": input_ids, "attention_mask": attention_mask}
-        if self.use_token_types:
-            kwargs["token_type_ids"] = token_type_ids
-        hidden = self.transformer(**kwargs, return_dict=True).last_hidden_state
-        return (hidden[:, :1] if first_token_only else hidden).float()
+            hidden = self._first_token_forward(input_ids, attention_mask, token_type_ids)
+        else:
+            kwargs = {"input_ids": input_ids, "attention_mask": attention_mask}
+            if self.use_token_types:
+                kwargs["token_type_ids"] = token_type_ids
+            hidden = self.transformer(**kwargs, return_dict=True).last_hidden_state
+            if first_token_only:
+                hidden = hidden[:, :1]
+        if pooled:
+            hidden = self.transformer.pooler(hidden)[:, None, :]
+        return hidden.float()
 
     def _first_token_forward(self, input_ids, attention_mask, token_type_ids):
         transformer = self.transformer
@@ -132,7 +142,7 @@ def _has_bert_layers(transformer: torch.nn.Module) -> bool:
     )
 
 
-def _load_transformer(path: str, *, local_files_only: bool) -> torch.nn.Module:
+def _load_transformer(path: str, *, local_files_only: bool, pooler: bool = False) -> torch.nn.Module:
     from transformers import AutoModel
     from transformers.utils import logging as hf_logging
 
@@ -141,15 +151,15 @@ def _load_transformer(path: str, *, local_files_only: bool) -> torch.nn.Module:
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()
     try:
-        return _auto_model(AutoModel, path, local_files_only)
+        return _auto_model(AutoModel, path, local_files_only, pooler)
     finally:
         hf_logging.set_verbosity(verbosity)
 
 
-def _auto_model(AutoModel, path: str, local_files_only: bool) -> torch.nn.Module:
+def _auto_model(AutoModel, path: str, local_files_only: bool, pooler: bool) -> torch.nn.Module:
     try:
         return AutoModel.from_pretrained(
-            path, add_pooling_layer=False, local_files_only=local_files_only
+            path, add_pooling_layer=pooler, local_files_only=local_files_only
         )
     except TypeError:
         # Encoders without a pooler (DistilBERT, ELECTRA, ...) reject the flag.
@@ -207,6 +217,9 @@ class HFShim(PyTorchShim):
         self._use_torch_optimizer = torch_optimizer
         self._torch_opt: Optional[torch.optim.Optimizer] = None
         self._torch_opt_owner: Optional[int] = None
+        # Load the encoder with its pooler (a head with pooling = "pooler"
+        # sets this when it is built, before the weights are read).
+        self.keep_pooler = False
 
     @property
     def is_loaded(self) -> bool:
@@ -326,7 +339,9 @@ class HFShim(PyTorchShim):
 
     # Loading and saving ---------------------------------------------------
 
-    def _set(self, transformer: torch.nn.Module, tokenizer: Any) -> None:
+    def _set(self, transformer: torch.nn.Module, tokenizer: Any, name: str = "") -> None:
+        if self.keep_pooler and getattr(transformer, "pooler", None) is None:
+            raise ValueError(Errors.E022.format(name=name, cls=type(transformer).__name__))
         use_token_types = "token_type_ids" in tokenizer.model_input_names
         self._model = HFEncoderModule(transformer, use_token_types)
         self.tokenizer = tokenizer
@@ -341,11 +356,11 @@ class HFShim(PyTorchShim):
         path = resolve_model_name(name)
         local = Path(path).exists()
         try:
-            transformer = _load_transformer(path, local_files_only=local)
+            transformer = _load_transformer(path, local_files_only=local, pooler=self.keep_pooler)
             tokenizer = _load_tokenizer(path, str(name), local_files_only=local)
         except OSError as err:
             raise ValueError(Errors.E002.format(name=name, err=err)) from err
-        self._set(transformer, tokenizer)
+        self._set(transformer, tokenizer, name=str(name))
 
     def to_disk(self, path: Union[str, Path]) -> None:
         if self._model is None:
@@ -365,9 +380,9 @@ class HFShim(PyTorchShim):
         # index file names the shards (and from_pretrained reads them).
         if not (path / WEIGHTS_FILE).exists() and not (path / WEIGHTS_INDEX_FILE).exists():
             raise ValueError(Errors.E004.format(path=path.parent, file=f"{path.name}/{WEIGHTS_FILE}"))
-        transformer = _load_transformer(str(path), local_files_only=True)
+        transformer = _load_transformer(str(path), local_files_only=True, pooler=self.keep_pooler)
         tokenizer = _load_tokenizer(str(path), str(path), local_files_only=True)
-        self._set(transformer, tokenizer)
+        self._set(transformer, tokenizer, name=str(path))
 
     @contextlib.contextmanager
     def weights_saved_elsewhere(self):

@@ -1,11 +1,13 @@
-"""Pool the wordpieces of each row into one vector: [CLS], mean or max."""
+"""Pool the wordpieces of each row into one vector: [CLS], mean or max.
+("pooler" reads the first position too: the encoder has put the output of
+its pooler there.)"""
 from thinc.api import Model
 from thinc.types import Floats2d
 
 from ..data_classes import EncoderOutput
 from ..errors import Errors
 
-POOLINGS = ("cls", "mean", "max")
+POOLINGS = ("cls", "pooler", "mean", "max")
 
 
 def pooling_layer(pooling: str = "cls") -> Model[EncoderOutput, Floats2d]:
@@ -21,7 +23,7 @@ def forward(model: Model, X: EncoderOutput, is_train: bool):
     shape = hidden.shape
     if shape[0] == 0 or shape[1] == 0:
         return ops.alloc2f(shape[0], shape[2]), lambda dY: ops.alloc3f(*shape)
-    if pooling == "cls":
+    if pooling in ("cls", "pooler"):
         Y = hidden[:, 0, :].copy()
 
         def backprop_cls(dY: Floats2d):

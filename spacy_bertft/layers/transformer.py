@@ -36,6 +36,9 @@ def hf_transformer(
             # Set by a head that reads [CLS] only (cls pooling): the output
             # is then (rows, 1, width) and the last layer skips the rest.
             "first_token_only": False,
+            # Set by a head with pooling = "pooler": the output is the
+            # model's pooler over [CLS], (rows, 1, width).
+            "pooled": False,
         },
         shims=[shim],
     )
@@ -74,6 +77,7 @@ def forward(model: Model, X: WordpieceBatch, is_train: bool):
         )
     }
     kwargs["first_token_only"] = bool(model.attrs.get("first_token_only", False))
+    kwargs["pooled"] = bool(model.attrs.get("pooled", False))
     full_output, torch_backprop = shim(ArgsKwargs(args=(), kwargs=kwargs), is_train)
     output = full_output[:, :width] if extra else full_output
     hidden = torch2xp(output, ops=ops)

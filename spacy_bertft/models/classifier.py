@@ -8,6 +8,7 @@ from thinc.types import Floats2d
 from ..data_classes import EncoderOutput, WordpieceBatch
 from ..layers.init import bert_init_W
 from ..layers.pooling import pooling_layer
+from ..layers.transformer import get_shim
 from ..layers.sigmoid import sigmoid_logits
 from ..layers.wordpieces import bert_wordpieces
 from ..segments import SEPARATOR
@@ -30,8 +31,12 @@ def sequence_classifier(
     output = Softmax_v2(nO=nO, init_W=bert_init_W) if exclusive_classes else sigmoid_logits(nO=nO)
     model = chain(encode, pooling_layer(pooling), Dropout(dropout), output)
     # [CLS] pooling reads one position of the last layer: the encoder computes
-    # only that one there (see HFEncoderModule).
-    encoder.attrs["first_token_only"] = pooling == "cls"
+    # only that one there (see HFEncoderModule). "pooler" is [CLS] through the
+    # model's own pooler (dense + tanh), the head of Hugging Face's
+    # BertForSequenceClassification: the encoder keeps and runs it.
+    encoder.attrs["first_token_only"] = pooling in ("cls", "pooler")
+    encoder.attrs["pooled"] = pooling == "pooler"
+    get_shim(encoder).keep_pooler = pooling == "pooler"
     model.set_ref("encoder", encoder)
     model.set_ref("wordpieces", encode)
     model.set_ref("output_layer", output)
@@ -53,7 +58,8 @@ def build_text_classifier_v1(
     classes) or sigmoid (multilabel).
 
     encoder (Model[WordpieceBatch, EncoderOutput]): The encoder.
-    pooling (str): "cls", "mean" or "max".
+    pooling (str): "cls", "pooler" (BERT's pooled output: [CLS] through the
+        encoder's pretrained dense + tanh), "mean" or "max".
     dropout (float): Dropout before the output layer.
     max_length (int): Wordpieces per input; longer inputs are truncated with a
         warning.
@@ -87,7 +93,8 @@ def build_pair_classifier_v1(
     ``spacy_bertft.pair_doc``).
 
     encoder (Model[WordpieceBatch, EncoderOutput]): The encoder.
-    pooling (str): "cls", "mean" or "max".
+    pooling (str): "cls", "pooler" (BERT's pooled output: [CLS] through the
+        encoder's pretrained dense + tanh), "mean" or "max".
     dropout (float): Dropout before the output layer.
     max_length (int): Wordpieces per pair, special tokens included.
     separator (str): The text between the two segments in doc.text.

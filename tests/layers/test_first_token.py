@@ -1,15 +1,17 @@
 """The [CLS]-only last layer: the same numbers and gradients as the full
-forward's first position, and a full forward where the shortcut does not fit."""
+forward's first position, and a full forward where the shortcut does not fit;
+pooling = "pooler": the model's own pooler over [CLS]."""
 import pytest
 import torch
 from transformers import BertConfig, BertModel
 
-from spacy_bertft.layers.hf_shim import HFEncoderModule
+from spacy_bertft.layers.hf_shim import HFEncoderModule, HFShim
+from spacy_bertft.layers.transformer import get_shim
 from spacy_bertft.models.classifier import build_text_classifier_v1
 from spacy_bertft.models.encoder import build_hf_encoder_v1
 
 
-def _bert(attn: str = "sdpa", **overrides) -> BertModel:
+def _bert(attn: str = "sdpa", pooler: bool = False, **overrides) -> BertModel:
     torch.manual_seed(0)
     settings = dict(vocab_size=60, hidden_size=32, num_hidden_layers=3, num_attention_heads=4,
                     intermediate_size=64, max_position_embeddings=64, type_vocab_size=2,
@@ -17,7 +19,7 @@ def _bert(attn: str = "sdpa", **overrides) -> BertModel:
     settings.update(overrides)
     config = BertConfig(**settings)
     config._attn_implementation = attn
-    return BertModel(config, add_pooling_layer=False)
+    return BertModel(config, add_pooling_layer=pooler)
 
 
 def _batch():
@@ -77,3 +79,37 @@ def test_cls_pooling_asks_the_encoder_for_the_first_token_only(tiny_encoder, poo
     encoder = build_hf_encoder_v1(name=tiny_encoder)
     build_text_classifier_v1(encoder, pooling=pooling)
     assert encoder.attrs["first_token_only"] is expected
+
+
+@pytest.mark.parametrize("relative", [False, True])
+def test_pooled_is_the_models_pooler_output(relative):
+    overrides = {"position_embedding_type": "relative_key"} if relative else {}
+    bert = _bert(pooler=True, **overrides)
+    module = HFEncoderModule(bert, use_token_types=True)
+    assert module.first_token_shortcut is not relative
+    ids, mask, types = _batch()
+    module.train()
+    expected = bert(input_ids=ids, attention_mask=mask, token_type_ids=types).pooler_output
+    expected.sum().backward()
+    expected_grad = bert.pooler.dense.weight.grad.clone()
+    module.zero_grad()
+    pooled = module(ids, mask, types, pooled=True)
+    assert pooled.shape == (3, 1, 32)
+    torch.testing.assert_close(pooled[:, 0], expected, atol=1e-5, rtol=1e-5)
+    pooled.sum().backward()
+    torch.testing.assert_close(bert.pooler.dense.weight.grad, expected_grad, atol=1e-5, rtol=1e-4)
+
+
+def test_pooler_pooling_keeps_the_pooler_and_needs_one(tiny_encoder):
+    encoder = build_hf_encoder_v1(name=tiny_encoder)
+    build_text_classifier_v1(encoder, pooling="pooler")
+    assert encoder.attrs["pooled"] and encoder.attrs["first_token_only"]
+    shim = get_shim(encoder)
+    assert shim.keep_pooler
+    encoder.initialize()
+    assert shim._model.transformer.pooler is not None
+    # an encoder without a pooler is a clear error, naming it
+    bare = HFShim()
+    bare.keep_pooler = True
+    with pytest.raises(ValueError, match="E022.*BertModel"):
+        bare._set(_bert(pooler=False), shim.tokenizer, name="my-encoder")

@@ -33,7 +33,7 @@ def train(nlp, data, steps=40, lr=1e-3):
     return examples, losses_seen
 
 
-@pytest.mark.parametrize("pooling", ["cls", "mean", "max"])
+@pytest.mark.parametrize("pooling", ["cls", "pooler", "mean", "max"])
 def test_textcat_overfit_and_io(tiny_encoder, tmp_path, pooling):
     nlp = make_nlp(tiny_encoder, pooling=pooling, dropout=0.0)
     examples, losses = train(nlp, TRAIN)
