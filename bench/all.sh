@@ -3,7 +3,7 @@
 # prints the markdown (bench/report.py) at the end.
 #
 #   bash bench/all.sh                 # everything (CPU: many hours on 2 cores)
-#   bash bench/all.sh sst2 mrpc       # some parts: sst2 sst2-pooling mrpc rte conll squad squad-600 augment ab lr significance
+#   bash bench/all.sh sst2 mrpc       # some parts: sst2 sst2-seeds sst2-pooling pooler mrpc rte conll squad squad-600 augment ab lr significance
 #
 # DATA (default ../shared/data), PY (default .venv/bin/python) and RESULTS
 # (default bench/results) can be set in the environment.
@@ -14,15 +14,27 @@ DATA=${DATA:-../shared/data}
 R=${RESULTS:-bench/results}
 mkdir -p "$R"
 PARTS=("$@")
-[ ${#PARTS[@]} -eq 0 ] && PARTS=(sst2 sst2-pooling mrpc rte conll squad augment ab lr significance)
+[ ${#PARTS[@]} -eq 0 ] && PARTS=(sst2 sst2-seeds sst2-pooling pooler mrpc rte conll squad augment ab lr significance)
 run() { "$PY" bench/run.py "$@" --data-dir "$DATA"; }
 
 for part in "${PARTS[@]}"; do
   case "$part" in
     sst2)  # issue 2: 8000 rows, 2 epochs, lr 5e-5, max length 128; pipelines kept for the A/B
       run sst2 --save-dir "$R/models-sst2" --out "$R/sst2.json" ;;
+    sst2-seeds)  # issue 2: seeds 1-2 against the Trainer (seed 0 is the sst2 part)
+      for seed in 1 2; do
+        run sst2 --seed "$seed" --peers hf --out "$R/sst2-s$seed.json"
+      done
+      "$PY" bench/report.py --seeds "$R/sst2.json" "$R"/sst2-s[0-9].json ;;
     sst2-pooling)  # issue 2: cls against mean pooling (bertft only)
       run sst2 --peers none --pooling mean --out "$R/sst2-mean.json" ;;
+    pooler)  # issues 2-3: pooling = "pooler" (the Trainer's head), bertft only, seeds 0-2
+      for task in sst2 mrpc; do
+        for seed in 0 1 2; do
+          run "$task" --seed "$seed" --peers none --pooling pooler --out "$R/$task-pooler-s$seed.json"
+        done
+        "$PY" bench/report.py --seeds "$R/$task"-pooler-s[0-9].json
+      done ;;
     mrpc|rte)  # issue 3: full train, 3 epochs, mean of 3 seeds against the Trainer
       for seed in 0 1 2; do
         run "$part" --seed "$seed" --peers hf --out "$R/$part-s$seed.json"
@@ -50,6 +62,8 @@ for part in "${PARTS[@]}"; do
     significance)  # bertft against the Trainer on each run's eval set
       for f in "$R"/*.predictions.json; do
         [ -f "$f" ] || continue
+        # bertft-only variants (--peers none) have no Trainer to compare with
+        "$PY" -c 'import json, sys; sys.exit("hf" not in json.load(open(sys.argv[1]))["predictions"])' "$f" || continue
         "$PY" bench/significance.py bertft hf --run "$f" --data "$DATA" --out "${f%.predictions.json}-significance.json"
       done
       # CoNLL's target is the better of the Trainer and spacy-transformers
