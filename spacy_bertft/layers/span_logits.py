@@ -8,6 +8,7 @@ from thinc.types import Floats3d
 from ..data_classes import EncoderOutput, WordpieceBatch
 from .init import bert_init_W
 
+
 @dataclass
 class SpanLogits:
     """Start and end logits of every wordpiece of every row (window).
@@ -25,6 +26,7 @@ class SpanLogits:
     def n_rows(self) -> int:
         return int(self.logits.shape[0])
 
+
 def span_logits(nI: Optional[int] = None) -> Model[EncoderOutput, SpanLogits]:
     """A linear layer from each wordpiece's hidden state to a start and an end
     logit. There is no dropout in the head (as in Hugging Face's QA models);
@@ -36,11 +38,13 @@ def span_logits(nI: Optional[int] = None) -> Model[EncoderOutput, SpanLogits]:
     linear = Linear(nO=2, nI=nI, init_W=bert_init_W, init_b=zero_init)
     return Model("span_logits", forward, init=init, layers=[linear], refs={"linear": linear})
 
+
 def init(model: Model, X: Optional[EncoderOutput] = None, Y=None) -> None:
     linear = model.get_ref("linear")
     if X is not None and X.hidden.ndim == 3:
         linear.set_dim("nI", X.width, force=True)
     linear.initialize()
+
 
 def forward(model: Model, X: EncoderOutput, is_train: bool):
     ops = model.ops

@@ -8,8 +8,8 @@ from thinc.types import Floats2d
 from ..data_classes import EncoderOutput, WordpieceBatch
 from ..layers.init import bert_init_W
 from ..layers.pooling import pooling_layer
-from ..layers.transformer import get_shim
 from ..layers.sigmoid import sigmoid_logits
+from ..layers.transformer import get_shim
 from ..layers.wordpieces import bert_wordpieces
 from ..segments import SEPARATOR
 
