@@ -32,6 +32,12 @@ class Warnings(metaclass=ErrorsWithCodes):
         "(first: doc {first}, span {span!r}). Check the tokenizer or the "
         "character offsets of the annotations."
     )
+    W003 = (
+        "pooling = \"pooler\": the encoder '{name}' has no trained pooler "
+        "weights ({missing}), so the pooler (dense + tanh over [CLS]) starts "
+        "from random weights, as in Hugging Face's BertForSequenceClassification "
+        "for such a checkpoint. pooling = \"cls\" reads [CLS] directly."
+    )
 
 
 class Errors(metaclass=ErrorsWithCodes):

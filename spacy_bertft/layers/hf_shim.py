@@ -7,6 +7,7 @@ loads with no network and no pickle.
 import contextlib
 import json
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any, Dict, Optional, Union
 
@@ -14,7 +15,7 @@ import srsly
 import torch
 from thinc.api import ArgsKwargs, PyTorchGradScaler, PyTorchShim
 
-from ..errors import Errors
+from ..errors import Errors, Warnings
 from ..util import resolve_model_name
 
 WEIGHTS_FILE = "model.safetensors"
@@ -42,6 +43,9 @@ class HFEncoderModule(torch.nn.Module):
         self.first_token_shortcut = _has_bert_layers(transformer)
         if self.first_token_shortcut:
             self.first_token_shortcut = self._shortcut_matches_full_forward()
+        # from_pretrained returns the model in eval mode; the shim switches
+        # modes by this module's flag, so every submodule must agree with it.
+        self.train()
 
     def forward(self, input_ids, attention_mask, token_type_ids, first_token_only: bool = False,
                 pooled: bool = False):
@@ -158,12 +162,19 @@ def _load_transformer(path: str, *, local_files_only: bool, pooler: bool = False
 
 def _auto_model(AutoModel, path: str, local_files_only: bool, pooler: bool) -> torch.nn.Module:
     try:
-        return AutoModel.from_pretrained(
-            path, add_pooling_layer=pooler, local_files_only=local_files_only
+        model, info = AutoModel.from_pretrained(
+            path, add_pooling_layer=pooler, local_files_only=local_files_only,
+            output_loading_info=True,
         )
     except TypeError:
         # Encoders without a pooler (DistilBERT, ELECTRA, ...) reject the flag.
         return AutoModel.from_pretrained(path, local_files_only=local_files_only)
+    # HF's note about newly initialised weights is silenced above: say it
+    # when it matters, a pooler that was asked for and starts at random.
+    missing = [key for key in info.get("missing_keys", []) if key.startswith("pooler.")]
+    if pooler and missing:
+        warnings.warn(Warnings.W003.format(name=path, missing=", ".join(sorted(missing))))
+    return model
 
 
 def _load_tokenizer(path: str, name: str, *, local_files_only: bool):

@@ -106,10 +106,38 @@ def test_pooler_pooling_keeps_the_pooler_and_needs_one(tiny_encoder):
     assert encoder.attrs["pooled"] and encoder.attrs["first_token_only"]
     shim = get_shim(encoder)
     assert shim.keep_pooler
-    encoder.initialize()
+    # the tiny encoder was saved without a pooler: it starts at random, with a warning
+    with pytest.warns(UserWarning, match="W003"):
+        encoder.initialize()
     assert shim._model.transformer.pooler is not None
     # an encoder without a pooler is a clear error, naming it
     bare = HFShim()
     bare.keep_pooler = True
     with pytest.raises(ValueError, match="E022.*BertModel"):
         bare._set(_bert(pooler=False), shim.tokenizer, name="my-encoder")
+
+
+@pytest.mark.parametrize("relative", [False, True])
+def test_module_starts_in_training_mode_throughout(relative):
+    """from_pretrained hands over a model in eval mode: the module the shim
+    switches by its own flag must not keep dropout off in its submodules."""
+    overrides = {"position_embedding_type": "relative_key"} if relative else {}
+    bert = _bert(hidden_dropout_prob=0.1, **overrides)
+    bert.eval()
+    module = HFEncoderModule(bert, use_token_types=True)
+    assert module.training
+    assert all(sub.training for sub in module.modules())
+
+
+def test_begin_update_trains_with_dropout_after_predict(tiny_encoder):
+    from thinc.api import ArgsKwargs
+
+    shim = HFShim()
+    shim.load_pretrained(tiny_encoder)
+    ids, mask, types = _batch()
+    ids = ids.remainder(shim._model.transformer.config.vocab_size)
+    inputs = ArgsKwargs(args=(ids, mask, types), kwargs={})
+    shim.predict(inputs)
+    assert not any(sub.training for sub in shim._model.modules())
+    shim.begin_update(inputs)
+    assert all(sub.training for sub in shim._model.modules())

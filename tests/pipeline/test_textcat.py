@@ -33,6 +33,8 @@ def train(nlp, data, steps=40, lr=1e-3):
     return examples, losses_seen
 
 
+# The tiny encoder has no pooler weights: "pooler" starts at random (W003).
+@pytest.mark.filterwarnings("ignore:.*W003")
 @pytest.mark.parametrize("pooling", ["cls", "pooler", "mean", "max"])
 def test_textcat_overfit_and_io(tiny_encoder, tmp_path, pooling):
     nlp = make_nlp(tiny_encoder, pooling=pooling, dropout=0.0)
