@@ -266,14 +266,11 @@ class BertQuestionAnswerer(BertPipe):
 
     # Inputs -------------------------------------------------------------------
 
-    def _check_texts(self, texts: Sequence[str]) -> List[int]:
-        """Check that the texts are QA docs' texts whose questions fit a window.
-
-        RETURNS (List[int]): Where each doc's context starts.
-        """
-        questions, contexts, starts = [], [], []
+    def _check_texts(self, texts: Sequence[str]) -> None:
+        """Check that the texts are QA docs' texts whose questions fit a window."""
+        questions, contexts = [], []
         for i, doc_text in enumerate(texts):
-            question, context, b_start = split_segments(doc_text, separator=self.separator, index=i)
+            question, context, _ = split_segments(doc_text, separator=self.separator, index=i)
             for which, text in (("question", question), ("context", context)):
                 if not text.strip():
                     raise ValueError(Errors.E154.format(
@@ -281,11 +278,9 @@ class BertQuestionAnswerer(BertPipe):
                     ))
             questions.append(question)
             contexts.append(context)
-            starts.append(b_start)
         shim = self.encoder_shim
         if texts and shim.is_loaded:
             self._check_question_lengths(shim.tokenizer, questions, contexts)
-        return starts
 
     def _check_question_lengths(self, tokenizer, questions: List[str], contexts: List[str]) -> None:
         # Hugging Face's tokenizers panic (BaseException) instead of raising
