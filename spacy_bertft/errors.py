@@ -318,6 +318,10 @@ class Errors(metaclass=ErrorsWithCodes):
         "over [CLS]), but the encoder '{name}' ({cls}) has none. Use pooling "
         "= \"cls\", \"mean\" or \"max\"."
     )
+    E023 = (
+        "Unknown attention backend {name!r} in attention_backends. Use one or "
+        "more of: {options}."
+    )
     E019 = (
         "The length-grouped batcher needs size >= 1 and buffer >= 1, got "
         "size={size}, buffer={buffer}."

@@ -9,7 +9,7 @@ import json
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 import srsly
 import torch
@@ -21,6 +21,33 @@ from ..util import resolve_model_name
 WEIGHTS_FILE = "model.safetensors"
 WEIGHTS_INDEX_FILE = "model.safetensors.index.json"
 _AMP_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
+# Attention kernels torch may choose on GPU, by their names in configs.
+ATTENTION_BACKENDS = ("flash", "efficient", "math", "cudnn")
+# cuDNN's attention builds an execution graph for every new input shape (a
+# few hundred milliseconds each), and batches padded to their own longest
+# row come in many shapes: left out unless a config names it.
+DEFAULT_ATTENTION_BACKENDS = ("flash", "efficient", "math")
+
+
+def sdpa_backends(names: Optional[Sequence[str]]) -> Optional[List[Any]]:
+    """torch's SDPBackend members for names, or None where this torch has no
+    ``torch.nn.attention.sdpa_kernel`` (before 2.3: torch chooses)."""
+    names = list(names) if names else list(DEFAULT_ATTENTION_BACKENDS)
+    for name in names:
+        if name not in ATTENTION_BACKENDS:
+            raise ValueError(Errors.E023.format(name=name, options=", ".join(ATTENTION_BACKENDS)))
+    try:
+        from torch.nn.attention import SDPBackend
+    except ImportError:  # pragma: no cover - torch < 2.3
+        return None
+    members = {
+        "flash": "FLASH_ATTENTION",
+        "efficient": "EFFICIENT_ATTENTION",
+        "math": "MATH",
+        "cudnn": "CUDNN_ATTENTION",
+    }
+    found = [getattr(SDPBackend, members[name], None) for name in names]
+    return [member for member in found if member is not None]
 
 
 class HFEncoderModule(torch.nn.Module):
@@ -212,6 +239,7 @@ class HFShim(PyTorchShim):
         amp_dtype: str = "bfloat16",
         grad_scaler_config: Optional[Dict[str, Any]] = None,
         torch_optimizer: bool = True,
+        attention_backends: Optional[Sequence[str]] = None,
     ):
         if amp_dtype not in _AMP_DTYPES:
             raise ValueError(Errors.E014.format(dtype=amp_dtype))
@@ -224,6 +252,7 @@ class HFShim(PyTorchShim):
         )
         self.tokenizer = tokenizer
         self._amp_dtype = _AMP_DTYPES[amp_dtype]
+        self._sdpa_backends = sdpa_backends(attention_backends)
         self._external_weights = False
         self._use_torch_optimizer = torch_optimizer
         self._torch_opt: Optional[torch.optim.Optimizer] = None
@@ -246,23 +275,33 @@ class HFShim(PyTorchShim):
     def hidden_width(self) -> int:
         return int(self._model.transformer.config.hidden_size)
 
-    def _autocast(self):
+    def _run_context(self) -> contextlib.ExitStack:
+        """Autocast (with mixed precision) and, on GPU, the attention kernels
+        torch may choose (the backward uses the kernel its forward chose)."""
+        stack = contextlib.ExitStack()
         device_type = self.device.type
-        enabled = self._mixed_precision and device_type == "cuda"
-        return torch.autocast(device_type=device_type, dtype=self._amp_dtype, enabled=enabled)
+        if device_type != "cuda":
+            return stack
+        if self._mixed_precision:
+            stack.enter_context(torch.autocast(device_type="cuda", dtype=self._amp_dtype))
+        if self._sdpa_backends:
+            from torch.nn.attention import sdpa_kernel
+
+            stack.enter_context(sdpa_kernel(self._sdpa_backends))
+        return stack
 
     def predict(self, inputs: ArgsKwargs) -> Any:
         # Switching modes walks every submodule: only when it changes (the
         # next begin_update switches back).
         if self._model.training:
             self._model.eval()
-        with torch.inference_mode(), self._autocast():
+        with torch.inference_mode(), self._run_context():
             return self._model(*inputs.args, **inputs.kwargs)
 
     def begin_update(self, inputs: ArgsKwargs):
         if not self._model.training:
             self._model.train()
-        with self._autocast():
+        with self._run_context():
             output = self._model(*inputs.args, **inputs.kwargs)
 
         def backprop(grads: ArgsKwargs) -> None:
@@ -297,10 +336,13 @@ class HFShim(PyTorchShim):
 
     def grad_square_sum(self) -> float:
         """Sum of the squares of the encoder's accumulated gradients."""
-        grads = [p.grad for p in self._model.parameters() if p.grad is not None]
+        grads = [p.grad.detach() for p in self._model.parameters() if p.grad is not None]
         if not grads:
             return 0.0
-        return float(torch.stack([g.detach().float().pow(2).sum() for g in grads]).sum())
+        # One multi-tensor kernel for all norms (as clip_grad_norm_), then one
+        # read back to the host, rather than three small kernels per tensor.
+        norms = torch._foreach_norm(grads) if hasattr(torch, "_foreach_norm") else [g.norm() for g in grads]
+        return float(torch.stack([n.float() for n in norms]).square().sum())
 
     def scale_grads(self, factor: float) -> None:
         """Multiply the encoder's accumulated gradients by factor."""

@@ -1,5 +1,5 @@
 """The encoder layer: WordpieceBatch -> EncoderOutput, through the HF shim."""
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Sequence
 
 import numpy
 import torch
@@ -18,12 +18,14 @@ def hf_transformer(
     grad_scaler_config: Optional[Dict[str, Any]] = None,
     torch_optimizer: bool = True,
     pad_to_multiple_of: int = 1,
+    attention_backends: Optional[Sequence[str]] = None,
 ) -> Model[WordpieceBatch, EncoderOutput]:
     shim = HFShim(
         mixed_precision=mixed_precision,
         amp_dtype=amp_dtype,
         grad_scaler_config=grad_scaler_config,
         torch_optimizer=torch_optimizer,
+        attention_backends=attention_backends,
     )
     return Model(
         "hf_transformer",

@@ -1,4 +1,4 @@
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from spacy.util import registry
 from thinc.api import Model
@@ -16,6 +16,7 @@ def build_hf_encoder_v1(
     grad_scaler_config: Optional[Dict[str, Any]] = None,
     torch_optimizer: bool = True,
     pad_to_multiple_of: int = 1,
+    attention_backends: Optional[List[str]] = None,
 ) -> Model[WordpieceBatch, EncoderOutput]:
     """A Hugging Face encoder (``AutoModel``) behind thinc's PyTorch shim.
 
@@ -34,6 +35,11 @@ def build_hf_encoder_v1(
     pad_to_multiple_of (int): Round each batch's padded length up to a
         multiple of this (8 suits GPU tensor cores and bounds the number of
         distinct shapes); the extra positions are masked and cut off again.
+    attention_backends (Optional[List[str]]): The attention kernels torch may
+        choose on GPU, of "flash", "efficient", "math" and "cudnn". Default:
+        all but "cudnn", whose kernels are planned anew for every input shape
+        (hundreds of milliseconds each), which batches padded to their own
+        length keep changing. Ignored on CPU.
     RETURNS (Model[WordpieceBatch, EncoderOutput]): The encoder layer.
     """
     return hf_transformer(
@@ -43,4 +49,5 @@ def build_hf_encoder_v1(
         grad_scaler_config=grad_scaler_config,
         torch_optimizer=torch_optimizer,
         pad_to_multiple_of=pad_to_multiple_of,
+        attention_backends=attention_backends,
     )
