@@ -220,6 +220,8 @@ def test_gradient_clipping_is_global_over_encoder_and_head(tiny_encoder):
         return enc, hd
 
     enc0, head0 = norms()
+    direct = sum(float(p.grad.double().square().sum()) for p in shim._model.parameters() if p.grad is not None)
+    assert enc0 == pytest.approx(direct, rel=1e-5) and enc0 > 0
     total = (enc0 + head0) ** 0.5
     optimizer = Adam(1e-3, grad_clip=total / 4, use_averages=False)
     assert shim.clips_globally(optimizer)
