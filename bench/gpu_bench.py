@@ -151,11 +151,17 @@ def rate(stamps: List[float], warm: int, batch: int) -> Optional[float]:
 
 
 def run_spacy(kind: str, encoder: Path, train: Path, dev: Path, *, steps: int, bf16: bool, batch: int,
-              warm: int, log_dir: Path, gpu: bool = True) -> Dict:
+              warm: int, log_dir: Path, gpu: bool = True, profile: Optional[Path] = None,
+              encoder_overrides: Optional[Dict[str, str]] = None) -> Dict:
+    """One ``spacy train`` subprocess; with profile, under cProfile, and the
+    top functions written to that file (the rate is then not comparable)."""
     config, name = COMPONENTS[kind]
     step_log = log_dir / f"steps-{kind}-{'bf16' if bf16 else 'fp32'}.json"
-    cmd = [
-        sys.executable, "-m", "spacy", "train", str(ROOT / "configs" / config), "--gpu-id", "0" if gpu else "-1",
+    prefix = [sys.executable]
+    if profile is not None:
+        prefix += ["-m", "cProfile", "-o", str(log_dir / "spacy-train.pstats")]
+    cmd = prefix + [
+        "-m", "spacy", "train", str(ROOT / "configs" / config), "--gpu-id", "0" if gpu else "-1",
         "--code", str(ROOT / "bench" / "gpu_step_clock.py"),
         "--paths.train", str(train), "--paths.dev", str(dev),
         "--paths.encoder", str(encoder),
@@ -168,6 +174,8 @@ def run_spacy(kind: str, encoder: Path, train: Path, dev: Path, *, steps: int, b
         "--training.optimizer.learn_rate.total_steps", str(steps),
         "--training.before_update", '{"@callbacks":"spacy-bertft-bench.cuda_step_clock.v1"}',
     ]
+    for key, value in (encoder_overrides or {}).items():
+        cmd += [f"--components.{name}.model.encoder.{key}", value]
     env = dict(os.environ, BENCH_STEP_LOG=str(step_log))
     start = time.perf_counter()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -176,8 +184,54 @@ def run_spacy(kind: str, encoder: Path, train: Path, dev: Path, *, steps: int, b
         return {"status": "failed", "returncode": proc.returncode, "wall_seconds": wall,
                 "log": (proc.stdout + proc.stderr)[-3000:]}
     log = json.loads(step_log.read_text())
+    if profile is not None:
+        _write_profile(log_dir / "spacy-train.pstats", profile)
     return {"status": "ok", "ex_per_s": rate(log["stamps"], warm, batch), "steps": len(log["stamps"]),
             "peak_gpu_mb": log["peak_gpu_mb"], "wall_seconds": wall}
+
+
+def _write_profile(stats_file: Path, out: Path) -> None:
+    import io
+    import pstats
+
+    text = io.StringIO()
+    stats = pstats.Stats(str(stats_file), stream=text)
+    for key in ("tottime", "cumulative"):
+        text.write(f"\n=== sorted by {key} ===\n")
+        stats.sort_stats(key).print_stats(45)
+    out.write_text(text.getvalue())
+
+
+def run_hf_process(kind: str, encoder: Path, n_items: int, *, steps: int, bf16: bool, batch: int, warm: int,
+                   group_by_length: bool, gpu: bool, log_dir: Path) -> Dict:
+    """run_hf in a subprocess of its own (as spacy train runs), so that
+    neither its start-up nor kernel caches (cuDNN plans, cuBLAS heuristics)
+    carry over from one run to the next; a failure becomes a row."""
+    spec = {"kind": kind, "encoder": str(encoder), "n_items": n_items, "steps": steps, "bf16": bf16,
+            "batch": batch, "warm": warm, "group_by_length": group_by_length, "gpu": gpu,
+            "out": str(log_dir / "hf-result.json")}
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--hf-worker", json.dumps(spec)],
+                          capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    result_file = Path(spec["out"])
+    if proc.returncode != 0 or not result_file.exists():
+        return {"status": "failed", "returncode": proc.returncode, "wall_seconds": wall,
+                "log": (proc.stdout + proc.stderr)[-3000:]}
+    result = json.loads(result_file.read_text())
+    result_file.unlink()
+    return {**result, "wall_seconds": wall}
+
+
+def hf_worker(spec: Dict) -> None:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(spec["encoder"], use_fast=True)
+    items = generate(spec["kind"], spec["n_items"], words_from_vocab(tokenizer))
+    result = run_hf(spec["kind"], Path(spec["encoder"]), items, steps=spec["steps"], bf16=spec["bf16"],
+                    batch=spec["batch"], warm=spec["warm"], group_by_length=spec["group_by_length"],
+                    gpu=spec["gpu"])
+    Path(spec["out"]).write_text(json.dumps(result))
 
 
 def run_hf(kind: str, encoder: Path, items: list, *, steps: int, bf16: bool, batch: int, warm: int,
@@ -245,7 +299,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--cpu-dry-run", action="store_true",
                    help="check the script's logic on CPU (fp32 only; the figures mean nothing)")
     p.add_argument("--out", default=None)
+    p.add_argument("--precisions", default="fp32,bf16", help="fp32 and/or bf16 (autocast)")
+    p.add_argument("--ab", action="store_true",
+                   help="for the first kind in bf16, also spacy train with cuDNN attention allowed (the "
+                        "encoder's attention_backends before they left it out) and padded to multiples of 8")
+    p.add_argument("--profile", default=None,
+                   help="also run spacy train for the first kind with bf16 under cProfile; top functions to this file")
+    p.add_argument("--hf-worker", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.hf_worker:
+        hf_worker(json.loads(args.hf_worker))
+        return 0
     import torch
     from transformers import AutoTokenizer
 
@@ -258,7 +322,14 @@ def main(argv: Optional[List[str]] = None) -> int:
                     "warm": args.warm, "batch_size": args.batch_size,
                 "machine": machine_info("cuda" if gpu else "cpu"),
                     "versions": versions(), "results": []}
-    rows = []
+    rows: List[Dict] = []
+
+    def save(results: List[Dict]) -> None:
+        # After every run, so that a run cut off by the time limit keeps the rest.
+        report["results"] = results
+        if args.out:
+            write_json(args.out, report)
+
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         for size in args.sizes.split(","):
@@ -274,27 +345,46 @@ def main(argv: Optional[List[str]] = None) -> int:
                 write_docbin(kind, items[:8], dev, labels)
                 tpe = tokens_per_example(kind, items, tokenizer)
                 runs = []
-                for bf16 in ((False, True) if gpu else (False,)):
-                    runs.append(("bertft spacy train", bf16, run_spacy(
-                        kind, encoder, train, dev, steps=args.steps, bf16=bf16, batch=args.batch_size,
-                        warm=args.warm, log_dir=tmp, gpu=gpu)))
+                first = kind == args.kinds.split(",")[0]
+                variants = [("bertft spacy train", {})]
+                if args.ab and first:
+                    variants += [("bertft, cuDNN attention allowed",
+                                  {"attention_backends": '["cudnn","flash","efficient","math"]'}),
+                                 ("bertft, padded to 8", {"pad_to_multiple_of": "8"})]
+                precisions = [p == "bf16" for p in args.precisions.split(",")]
+                for bf16 in precisions:
+                    for system, overrides in (variants if bf16 else variants[:1]):
+                        runs.append((system, bf16, run_spacy(
+                            kind, encoder, train, dev, steps=args.steps, bf16=bf16, batch=args.batch_size,
+                            warm=args.warm, log_dir=tmp, gpu=gpu, encoder_overrides=overrides)))
+                        _print_row(_row(size, kind, runs[-1], tpe, n_params, peak))
+                        save(rows + [_row(size, kind, run, tpe, n_params, peak) for run in runs])
                     for grouped in (False, True):
-                        runs.append((f"HF Trainer{' grouped' if grouped else ''}", bf16, run_hf(
-                            kind, encoder, items, steps=args.steps, bf16=bf16, batch=args.batch_size,
-                            warm=args.warm, group_by_length=grouped, gpu=gpu)))
-                for system, bf16, result in runs:
-                    row = {"size": size, "kind": kind, "system": system, "bf16": bf16,
-                           "tokens_per_example": tpe, "non_embedding_params": n_params, **result}
-                    if result.get("ex_per_s"):
-                        row["tokens_per_s"] = result["ex_per_s"] * tpe
-                        row["mfu"] = 6 * n_params * row["tokens_per_s"] / peak
-                    rows.append(row)
-                    _print_row(row)
-                    report["results"] = rows
-                    if args.out:
-                        write_json(args.out, report)
+                        runs.append((f"HF Trainer{' grouped' if grouped else ''}", bf16, run_hf_process(
+                            kind, encoder, len(items), steps=args.steps, bf16=bf16, batch=args.batch_size,
+                            warm=args.warm, group_by_length=grouped, gpu=gpu, log_dir=tmp)))
+                        _print_row(_row(size, kind, runs[-1], tpe, n_params, peak))
+                        save(rows + [_row(size, kind, run, tpe, n_params, peak) for run in runs])
+                if args.profile and kind == args.kinds.split(",")[0] and size == args.sizes.split(",")[0]:
+                    profiled = run_spacy(kind, encoder, train, dev, steps=args.steps, bf16=gpu,
+                                         batch=args.batch_size, warm=args.warm, log_dir=tmp, gpu=gpu,
+                                         profile=Path(args.profile))
+                    print(f"profiled spacy train ({kind}): {profiled['status']}, written to {args.profile}",
+                          flush=True)
+                rows += [_row(size, kind, run, tpe, n_params, peak) for run in runs]
+                save(rows)
     _print_table(rows)
     return 0 if all(r["status"] == "ok" for r in rows) else 1
+
+
+def _row(size: str, kind: str, run, tpe: float, n_params: int, peak: float) -> Dict:
+    system, bf16, result = run
+    row = {"size": size, "kind": kind, "system": system, "bf16": bf16,
+           "tokens_per_example": tpe, "non_embedding_params": n_params, **result}
+    if result.get("ex_per_s"):
+        row["tokens_per_s"] = result["ex_per_s"] * tpe
+        row["mfu"] = 6 * n_params * row["tokens_per_s"] / peak
+    return row
 
 
 def _print_row(row: Dict) -> None:

@@ -37,7 +37,9 @@ print("thinc on GPU: ok")
 PY
 
 status=0
-timeout "${LIMIT:-400}" python3 bench/gpu_bench.py --steps "${STEPS:-100}" --sizes "${SIZES:-minilm}" \
+timeout "${LIMIT:-400}" python3 bench/gpu_bench.py --steps "${STEPS:-100}" --warm "${WARM:-10}" \
+  --sizes "${SIZES:-minilm}" --kinds "${KINDS:-cls,pair,ner,qa}" ${PROFILE:+--profile "$OUT/profile-spacy-train.txt"} \
+  ${BENCH_ARGS:-} \
   --out "$OUT/gpu_bench.json" 2>&1 | tee "$OUT/gpu_bench.log" \
   | grep --line-buffered -v -e "^Some weights" -e "^You should" -e "^{'train_runtime'" || status=$?
 echo "gpu_check done in $(( $(date +%s) - START )) s (status ${status})"
