@@ -9,9 +9,10 @@ reports per-run seconds, medians, the ratio and how often the two agree.
     python bench/infer_ab.py /tmp/sst2-models/bertft --task sst2 --rounds 5
     python bench/infer_ab.py --init --task mrpc        # untrained head: speed only
 
-Text and pair classification (bert_textcat, bert_pair_classifier) with
-``cls`` pooling on a BERT-type encoder, whose Hugging Face twin is
-``BertForSequenceClassification`` with the pooler replaced by the [CLS] vector.
+Text and pair classification (bert_textcat, bert_pair_classifier) on a
+BERT-type encoder with ``pooler`` pooling, whose Hugging Face twin is
+``BertForSequenceClassification`` itself, or ``cls`` pooling, the same with
+the pooler replaced by the [CLS] vector.
 """
 import argparse
 import copy
@@ -42,13 +43,15 @@ def find_classifier(nlp):
 
 def hf_twin(nlp, name: str, pipe):
     """A BertForSequenceClassification computing what the spaCy component
-    computes: the component's encoder weights, [CLS] pooling, its linear head."""
+    computes: the component's encoder weights (its pooler's with pooler
+    pooling), [CLS] or pooler pooling, its linear head."""
     import torch
     from transformers import AutoModelForSequenceClassification
 
     model_cfg = nlp.config["components"][name]["model"]
-    if model_cfg.get("pooling", "cls") != "cls":
-        raise SystemExit(f"infer_ab needs cls pooling; the component uses {model_cfg.get('pooling')!r}")
+    pooling = model_cfg.get("pooling", "cls")
+    if pooling not in ("cls", "pooler"):
+        raise SystemExit(f"infer_ab needs cls or pooler pooling; the component uses {pooling!r}")
     encoder = copy.deepcopy(pipe.encoder_shim._model.transformer).cpu()
     config = copy.deepcopy(encoder.config)
     if config.model_type != "bert":
@@ -60,14 +63,15 @@ def hf_twin(nlp, name: str, pipe):
     hf = AutoModelForSequenceClassification.from_config(config)
     base = getattr(hf, hf.base_model_prefix)
     missing, unexpected = base.load_state_dict(encoder.state_dict(), strict=False)
-    if unexpected or any(not key.startswith("pooler.") for key in missing):
+    if unexpected or any(pooling == "pooler" or not key.startswith("pooler.") for key in missing):
         raise SystemExit(f"Encoder weights do not fit the twin: missing {missing}, unexpected {unexpected}")
 
     class ClsPooler(torch.nn.Module):
         def forward(self, hidden_states):
             return hidden_states[:, 0]
 
-    base.pooler = ClsPooler()
+    if pooling == "cls":
+        base.pooler = ClsPooler()
     output = pipe.model.get_ref("output_layer")
     ops = output.ops
     with torch.no_grad():

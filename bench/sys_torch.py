@@ -12,10 +12,26 @@ from .features import (decode_ner, encode_ner, encode_qa_eval, encode_qa_train, 
                        postprocess_qa, word_spans_to_chars, wordpiece_length)
 
 
-def _module(encoder, kind: str, n_out: int, dropout: float, head_init: str = "torch"):
+def classifier_pooling(settings: Settings) -> str:
+    """The pooling bertft's classifier uses in this run: the --pooling
+    override, else its config's (configs/textcat.cfg, configs/pair.cfg)."""
+    if settings.pooling:
+        return settings.pooling
+    from spacy.util import load_config
+
+    from .sys_bertft import config_path
+
+    config = load_config(config_path(settings), interpolate=False)
+    name = config["nlp"]["pipeline"][0]
+    return config["components"][name]["model"].get("pooling", "cls")
+
+
+def _module(encoder, kind: str, n_out: int, dropout: float, head_init: str = "torch", pooling: str = "cls"):
     """The encoder and a linear head. head_init "torch" keeps torch.nn.Linear's
     default (uniform, bound 1/sqrt(width), weights and bias); "bert" draws the
-    weights from Normal(0, 0.02) with a zero bias, as BERT and the plugin do."""
+    weights from Normal(0, 0.02) with a zero bias, as BERT and the plugin do.
+    A classifier reads [CLS] ("cls") or the encoder's pooler over it
+    ("pooler", as BertForSequenceClassification)."""
     import torch
 
     class Head(torch.nn.Module):
@@ -30,12 +46,15 @@ def _module(encoder, kind: str, n_out: int, dropout: float, head_init: str = "to
                 torch.nn.init.zeros_(self.out.bias)
             elif head_init != "torch":
                 raise ValueError(f"head_init must be 'torch' or 'bert', not {head_init!r}")
+            if kind in ("cls", "pair") and pooling not in ("cls", "pooler"):
+                raise ValueError(f"the torch loop pools 'cls' or 'pooler', not {pooling!r}")
 
         def forward(self, input_ids, attention_mask, token_type_ids=None):
             hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
                                   token_type_ids=token_type_ids, return_dict=True).last_hidden_state
             if kind in ("cls", "pair"):
-                return self.out(self.dropout(hidden[:, 0]))
+                first = self.encoder.pooler(hidden) if pooling == "pooler" else hidden[:, 0]
+                return self.out(self.dropout(first))
             if kind == "ner":
                 return self.out(self.dropout(hidden))
             return self.out(hidden)  # (batch, length, 2): start and end logits
@@ -92,15 +111,16 @@ def run(settings: Settings, data: TaskData) -> Dict[str, Any]:
     path = model_path(settings.model)
     tokenizer = AutoTokenizer.from_pretrained(path, use_fast=True)
     settings = clamp_max_length(settings, tokenizer)
-    encoder = AutoModel.from_pretrained(path, add_pooling_layer=False)
     kind = data.kind
+    pooling = classifier_pooling(settings) if kind in ("cls", "pair") else "cls"
+    encoder = AutoModel.from_pretrained(path, add_pooling_layer=pooling == "pooler")
     if kind == "ner":
         names = ner_tag_names(data.labels)
     else:
         names = list(data.labels)
     label_ids = {name: i for i, name in enumerate(names)}
     head_init = settings.extra.get("head_init", "torch")
-    model = _module(encoder, kind, max(len(names), 2), 0.1, head_init).to(device)
+    model = _module(encoder, kind, max(len(names), 2), 0.1, head_init, pooling).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     n_total = total_steps(len(data.train), settings.batch_size, settings.epochs)
     n_warmup = warmup_steps(len(data.train), settings.batch_size, settings.epochs, settings.warmup_ratio)

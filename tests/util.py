@@ -53,5 +53,6 @@ def make_tiny_encoder(
         hidden_dropout_prob=dropout,
         attention_probs_dropout_prob=dropout,
     )
-    BertModel(config, add_pooling_layer=False).save_pretrained(path, safe_serialization=True)
+    # With its pooler, as pretrained BERT checkpoints are saved (pooling = "pooler" reads it).
+    BertModel(config, add_pooling_layer=True).save_pretrained(path, safe_serialization=True)
     return path

@@ -159,3 +159,28 @@ def test_augment_table():
     table = render_augment(report)
     assert "| wordnet | 75.00 | 1.41 | 74.00 / 76.00 | 980 |" in table
     assert "--seeds 0 1" in table
+
+
+def test_torch_loop_pools_as_the_bertft_config():
+    # The limit mirrors the plugin's head: the config's pooling unless overridden.
+    import torch
+    from transformers import BertConfig, BertModel
+
+    from bench.common import Settings
+    from bench.sys_torch import _module, classifier_pooling
+
+    assert classifier_pooling(Settings(task="sst2")) == "pooler"
+    assert classifier_pooling(Settings(task="mrpc")) == "pooler"
+    assert classifier_pooling(Settings(task="sst2", pooling="cls")) == "cls"
+    torch.manual_seed(0)
+    bert = BertModel(BertConfig(vocab_size=30, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                                intermediate_size=32), add_pooling_layer=True)
+    ids = torch.randint(0, 30, (2, 5))
+    mask = torch.ones_like(ids)
+    for pooling in ("pooler", "cls"):
+        model = _module(bert, "cls", 3, 0.0, pooling=pooling).eval()
+        hidden = bert(input_ids=ids, attention_mask=mask).last_hidden_state
+        first = bert.pooler(hidden) if pooling == "pooler" else hidden[:, 0]
+        torch.testing.assert_close(model(ids, mask), model.out(first))
+    with pytest.raises(ValueError, match="pools 'cls' or 'pooler'"):
+        _module(bert, "pair", 2, 0.0, pooling="mean")

@@ -1,6 +1,8 @@
 """The [CLS]-only last layer: the same numbers and gradients as the full
 forward's first position, and a full forward where the shortcut does not fit;
 pooling = "pooler": the model's own pooler over [CLS]."""
+import warnings
+
 import pytest
 import torch
 from transformers import BertConfig, BertModel
@@ -100,16 +102,27 @@ def test_pooled_is_the_models_pooler_output(relative):
     torch.testing.assert_close(bert.pooler.dense.weight.grad, expected_grad, atol=1e-5, rtol=1e-4)
 
 
-def test_pooler_pooling_keeps_the_pooler_and_needs_one(tiny_encoder):
+def test_pooler_pooling_keeps_the_pooler_and_needs_one(tiny_encoder, tmp_path):
     encoder = build_hf_encoder_v1(name=tiny_encoder)
     build_text_classifier_v1(encoder, pooling="pooler")
     assert encoder.attrs["pooled"] and encoder.attrs["first_token_only"]
     shim = get_shim(encoder)
     assert shim.keep_pooler
-    # the tiny encoder was saved without a pooler: it starts at random, with a warning
-    with pytest.warns(UserWarning, match="W003"):
+    # the tiny encoder is saved with its pooler, as BERT checkpoints are: read, no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
         encoder.initialize()
-    assert shim._model.transformer.pooler is not None
+    saved = BertModel.from_pretrained(tiny_encoder)
+    torch.testing.assert_close(shim._model.transformer.pooler.dense.weight, saved.pooler.dense.weight)
+    # a checkpoint saved without one: the pooler starts at random, with a warning
+    bare_path = tmp_path / "no-pooler"
+    BertModel(saved.config, add_pooling_layer=False).save_pretrained(bare_path, safe_serialization=True)
+    shim.tokenizer.save_pretrained(bare_path)
+    no_pooler = build_hf_encoder_v1(name=str(bare_path))
+    build_text_classifier_v1(no_pooler, pooling="pooler")
+    with pytest.warns(UserWarning, match="W003"):
+        no_pooler.initialize()
+    assert get_shim(no_pooler)._model.transformer.pooler is not None
     # an encoder without a pooler is a clear error, naming it
     bare = HFShim()
     bare.keep_pooler = True
