@@ -322,6 +322,10 @@ class Errors(metaclass=ErrorsWithCodes):
         "Unknown attention backend {name!r} in attention_backends. Use one or "
         "more of: {options}."
     )
+    E024 = (
+        "None of the attention backends {names} exists in torch {version}: "
+        "name one it has (flash, efficient, math)."
+    )
     E019 = (
         "The length-grouped batcher needs size >= 1 and buffer >= 1, got "
         "size={size}, buffer={buffer}."

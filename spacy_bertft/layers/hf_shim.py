@@ -23,9 +23,9 @@ WEIGHTS_INDEX_FILE = "model.safetensors.index.json"
 _AMP_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
 # Attention kernels torch may choose on GPU, by their names in configs.
 ATTENTION_BACKENDS = ("flash", "efficient", "math", "cudnn")
-# cuDNN's attention builds an execution graph for every new input shape (a
-# few hundred milliseconds each), and batches padded to their own longest
-# row come in many shapes: left out unless a config names it.
+# cuDNN's attention builds an execution graph for every new input shape
+# (reported at a few hundred milliseconds each), and batches padded to their
+# own longest row come in many shapes: left out unless a config names it.
 DEFAULT_ATTENTION_BACKENDS = ("flash", "efficient", "math")
 
 
@@ -47,7 +47,10 @@ def sdpa_backends(names: Optional[Sequence[str]]) -> Optional[List[Any]]:
         "cudnn": "CUDNN_ATTENTION",
     }
     found = [getattr(SDPBackend, members[name], None) for name in names]
-    return [member for member in found if member is not None]
+    available = [member for member in found if member is not None]
+    if not available:
+        raise ValueError(Errors.E024.format(names=names, version=torch.__version__))
+    return available
 
 
 class HFEncoderModule(torch.nn.Module):
@@ -278,17 +281,16 @@ class HFShim(PyTorchShim):
     def _run_context(self) -> contextlib.ExitStack:
         """Autocast (with mixed precision) and, on GPU, the attention kernels
         torch may choose (the backward uses the kernel its forward chose)."""
-        stack = contextlib.ExitStack()
-        device_type = self.device.type
-        if device_type != "cuda":
-            return stack
-        if self._mixed_precision:
-            stack.enter_context(torch.autocast(device_type="cuda", dtype=self._amp_dtype))
-        if self._sdpa_backends:
-            from torch.nn.attention import sdpa_kernel
+        with contextlib.ExitStack() as stack:
+            if self.device.type == "cuda":
+                if self._mixed_precision:
+                    stack.enter_context(torch.autocast(device_type="cuda", dtype=self._amp_dtype))
+                if self._sdpa_backends:
+                    from torch.nn.attention import sdpa_kernel
 
-            stack.enter_context(sdpa_kernel(self._sdpa_backends))
-        return stack
+                    stack.enter_context(sdpa_kernel(self._sdpa_backends))
+            # Handed to the caller's with; exited here only if entering failed.
+            return stack.pop_all()
 
     def predict(self, inputs: ArgsKwargs) -> Any:
         # Switching modes walks every submodule: only when it changes (the
