@@ -17,7 +17,7 @@ def hf_transformer(
     amp_dtype: str = "bfloat16",
     grad_scaler_config: Optional[Dict[str, Any]] = None,
     torch_optimizer: bool = True,
-    pad_to_multiple_of: int = 1,
+    pad_to_multiple_of: Optional[int] = None,
     attention_backends: Optional[Sequence[str]] = None,
 ) -> Model[WordpieceBatch, EncoderOutput]:
     shim = HFShim(
@@ -34,7 +34,8 @@ def hf_transformer(
         dims={"nO": None},
         attrs={
             "name": name,
-            "pad_to_multiple_of": max(1, int(pad_to_multiple_of)),
+            # None: 8 on GPU, 1 on CPU (see padded_multiple).
+            "pad_to_multiple_of": None if pad_to_multiple_of is None else max(1, int(pad_to_multiple_of)),
             # Set by a head that reads [CLS] only (cls pooling): the output
             # is then (rows, 1, width) and the last layer skips the rest.
             "first_token_only": False,
@@ -69,7 +70,7 @@ def forward(model: Model, X: WordpieceBatch, is_train: bool):
     width = X.input_ids.shape[1]
     # Rounding the padded length up (e.g. to 8) gives the GPU fewer distinct
     # shapes to plan kernels for; the extra positions are masked and cut off.
-    extra = -width % model.attrs["pad_to_multiple_of"]
+    extra = -width % padded_multiple(model.attrs["pad_to_multiple_of"], device)
     kwargs = {
         key: torch.as_tensor(_pad_right(value, extra, pad_id), device=device)
         for key, value, pad_id in (
@@ -90,6 +91,16 @@ def forward(model: Model, X: WordpieceBatch, is_train: bool):
         return X
 
     return EncoderOutput(X, hidden), backprop
+
+
+def padded_multiple(setting: Optional[int], device: torch.device) -> int:
+    """The multiple a batch's padded length is rounded up to. Unset: 8 on GPU,
+    where each new length means new kernel plans (cuBLAS, attention) and
+    tensor cores like multiples of 8; 1 on CPU, where every extra position
+    costs its full share of compute."""
+    if setting is None:
+        return 8 if device.type == "cuda" else 1
+    return setting
 
 
 def _pad_right(array, extra: int, value: int):

@@ -15,7 +15,7 @@ def build_hf_encoder_v1(
     amp_dtype: str = "bfloat16",
     grad_scaler_config: Optional[Dict[str, Any]] = None,
     torch_optimizer: bool = True,
-    pad_to_multiple_of: int = 1,
+    pad_to_multiple_of: Optional[int] = None,
     attention_backends: Optional[List[str]] = None,
 ) -> Model[WordpieceBatch, EncoderOutput]:
     """A Hugging Face encoder (``AutoModel``) behind thinc's PyTorch shim.
@@ -32,9 +32,10 @@ def build_hf_encoder_v1(
         LayerNorm weights, as in BERT. False runs thinc's own update per
         parameter (needed for other optimizers or parameter averaging; the
         fallback is automatic for those).
-    pad_to_multiple_of (int): Round each batch's padded length up to a
-        multiple of this (8 suits GPU tensor cores and bounds the number of
-        distinct shapes); the extra positions are masked and cut off again.
+    pad_to_multiple_of (Optional[int]): Round each batch's padded length up
+        to a multiple of this; the extra positions are masked and cut off
+        again. Default: 8 on GPU (fewer distinct shapes to plan kernels for,
+        and tensor cores' multiple), 1 on CPU (every extra position costs).
     attention_backends (Optional[List[str]]): The attention kernels torch may
         choose on GPU, of "flash", "efficient", "math" and "cudnn". Default:
         all but "cudnn", whose kernels are planned anew for every input shape

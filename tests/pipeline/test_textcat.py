@@ -33,8 +33,6 @@ def train(nlp, data, steps=40, lr=1e-3):
     return examples, losses_seen
 
 
-# The tiny encoder has no pooler weights: "pooler" starts at random (W003).
-@pytest.mark.filterwarnings("ignore:.*W003")
 @pytest.mark.parametrize("pooling", ["cls", "pooler", "mean", "max"])
 def test_textcat_overfit_and_io(tiny_encoder, tmp_path, pooling):
     nlp = make_nlp(tiny_encoder, pooling=pooling, dropout=0.0)
@@ -182,6 +180,19 @@ def test_pad_to_multiple_of_changes_nothing_but_shapes(tiny_encoder):
     losses = {}
     nlp.update(examples, losses=losses)
     assert losses["textcat"] > 0
+
+
+def test_pad_to_multiple_of_default_depends_on_the_device(tiny_encoder):
+    import torch
+
+    from spacy_bertft.layers.transformer import padded_multiple
+
+    encoder = make_nlp(tiny_encoder).get_pipe("textcat").model.get_ref("encoder")
+    assert encoder.attrs["pad_to_multiple_of"] is None  # unset in the config
+    assert padded_multiple(None, torch.device("cpu")) == 1
+    assert padded_multiple(None, torch.device("cuda")) == 8
+    assert padded_multiple(1, torch.device("cuda")) == 1
+    assert padded_multiple(16, torch.device("cpu")) == 16
 
 
 def test_single_label_exclusive_is_a_clear_error(tiny_encoder):
