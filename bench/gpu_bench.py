@@ -66,7 +66,9 @@ def random_encoder(size: str, folder: Path) -> Path:
 
 
 def words_from_vocab(tokenizer) -> List[str]:
-    return [w for w in tokenizer.get_vocab() if w.isalpha() and w.isascii() and len(w) > 2]
+    # Sorted: get_vocab's order changes from process to process, and the
+    # Trainer's worker must draw the same words as the spaCy runs.
+    return sorted(w for w in tokenizer.get_vocab() if w.isalpha() and w.isascii() and len(w) > 2)
 
 
 def generate(kind: str, n: int, words: List[str], seed: int = 0) -> list:
@@ -157,6 +159,7 @@ def run_spacy(kind: str, encoder: Path, train: Path, dev: Path, *, steps: int, b
     top functions written to that file (the rate is then not comparable)."""
     config, name = COMPONENTS[kind]
     step_log = log_dir / f"steps-{kind}-{'bf16' if bf16 else 'fp32'}.json"
+    step_log.unlink(missing_ok=True)  # never read an earlier variant's stamps
     prefix = [sys.executable]
     if profile is not None:
         prefix += ["-m", "cProfile", "-o", str(log_dir / "spacy-train.pstats")]
@@ -299,10 +302,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--cpu-dry-run", action="store_true",
                    help="check the script's logic on CPU (fp32 only; the figures mean nothing)")
     p.add_argument("--out", default=None)
-    p.add_argument("--precisions", default="fp32,bf16", help="fp32 and/or bf16 (autocast)")
+    p.add_argument("--precisions", default="fp32,bf16", help="fp32 and/or bf16 (autocast); fp32 only on CPU")
     p.add_argument("--ab", action="store_true",
-                   help="for the first kind in bf16, also spacy train with cuDNN attention allowed (the "
-                        "encoder's attention_backends before they left it out) and padded to multiples of 8")
+                   help="for the first kind in bf16, also spacy train unpadded (pad_to_multiple_of 1; the "
+                        "GPU default is 8) and unpadded with cuDNN attention allowed (the encoder's "
+                        "defaults before 2026-11-27)")
     p.add_argument("--profile", default=None,
                    help="also run spacy train for the first kind with bf16 under cProfile; top functions to this file")
     p.add_argument("--hf-worker", default=None, help=argparse.SUPPRESS)
@@ -310,10 +314,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.hf_worker:
         hf_worker(json.loads(args.hf_worker))
         return 0
+    unknown = set(args.precisions.split(",")) - {"fp32", "bf16"}
+    if unknown:
+        p.error(f"--precisions takes fp32 and/or bf16, not {', '.join(sorted(unknown))}")
     import torch
     from transformers import AutoTokenizer
 
     gpu = not args.cpu_dry_run
+    precisions = [name == "bf16" for name in args.precisions.split(",") if gpu or name == "fp32"] or [False]
     if gpu and not torch.cuda.is_available():
         raise SystemExit("No CUDA device: the GPU check needs one (or pass --cpu-dry-run)")
     name = torch.cuda.get_device_name(0) if gpu else "cpu (dry run)"
@@ -348,10 +356,10 @@ def main(argv: Optional[List[str]] = None) -> int:
                 first = kind == args.kinds.split(",")[0]
                 variants = [("bertft spacy train", {})]
                 if args.ab and first:
-                    variants += [("bertft, cuDNN attention allowed",
-                                  {"attention_backends": '["cudnn","flash","efficient","math"]'}),
-                                 ("bertft, padded to 8", {"pad_to_multiple_of": "8"})]
-                precisions = [p == "bf16" for p in args.precisions.split(",")]
+                    variants += [("bertft, unpadded", {"pad_to_multiple_of": "1"}),
+                                 ("bertft, unpadded, cuDNN attention allowed",
+                                  {"pad_to_multiple_of": "1",
+                                   "attention_backends": '["cudnn","flash","efficient","math"]'})]
                 for bf16 in precisions:
                     for system, overrides in (variants if bf16 else variants[:1]):
                         runs.append((system, bf16, run_spacy(
