@@ -3,7 +3,7 @@
 # prints the markdown (bench/report.py) at the end.
 #
 #   bash bench/all.sh                 # everything (CPU: many hours on 2 cores)
-#   bash bench/all.sh sst2 mrpc       # some parts: sst2 sst2-seeds sst2-pooling pooler mrpc rte conll squad squad-600 augment ab lr significance
+#   bash bench/all.sh sst2 mrpc       # some parts: sst2 sst2-seeds sst2-pooling pooler cls mrpc rte conll squad squad-600 augment ab lr significance
 #
 # DATA (default ../shared/data), PY (default .venv/bin/python) and RESULTS
 # (default bench/results) can be set in the environment.
@@ -34,6 +34,16 @@ for part in "${PARTS[@]}"; do
           run "$task" --seed "$seed" --peers none --pooling pooler --out "$R/$task-pooler-s$seed.json"
         done
         "$PY" bench/report.py --seeds "$R/$task"-pooler-s[0-9].json
+      done ;;
+    cls)  # issues 2-3: pooling = "cls" (the configs' default before 2026-11-27) against the peers
+      run sst2 --pooling cls --out "$R/sst2-cls.json"
+      for seed in 1 2; do run sst2 --seed "$seed" --pooling cls --peers hf --out "$R/sst2-cls-s$seed.json"; done
+      "$PY" bench/report.py --seeds "$R/sst2-cls.json" "$R"/sst2-cls-s[0-9].json
+      for task in mrpc rte; do
+        for seed in 0 1 2; do
+          run "$task" --seed "$seed" --pooling cls --peers hf --out "$R/$task-cls-s$seed.json"
+        done
+        "$PY" bench/report.py --seeds "$R/$task"-cls-s[0-9].json
       done ;;
     mrpc|rte)  # issue 3: full train, 3 epochs, mean of 3 seeds against the Trainer
       for seed in 0 1 2; do
