@@ -26,7 +26,7 @@ for part in "${PARTS[@]}"; do
         run sst2 --seed "$seed" --peers hf --out "$R/sst2-s$seed.json"
       done
       "$PY" bench/report.py --seeds "$R/sst2.json" "$R"/sst2-s[0-9].json ;;
-    sst2-pooling)  # issue 2: cls against mean pooling (bertft only)
+    sst2-pooling)  # issue 2: mean pooling (bertft only; compared with cls, the default at the time)
       run sst2 --peers none --pooling mean --out "$R/sst2-mean.json" ;;
     pooler)  # issues 2-3: pooling = "pooler" (the Trainer's head), bertft only, seeds 0-2
       for task in sst2 mrpc; do
