@@ -326,6 +326,10 @@ class Errors(metaclass=ErrorsWithCodes):
         "None of the attention backends {names} exists in torch {version}: "
         "name one it has (flash, efficient, math)."
     )
+    E025 = (
+        "spacy-bertft.Corpus.v1 needs a path: set it in the config, e.g. "
+        "--paths.train train.spacy."
+    )
     E019 = (
         "The length-grouped batcher needs size >= 1 and buffer >= 1, got "
         "size={size}, buffer={buffer}."
