@@ -34,17 +34,18 @@ class Corpus(SpacyCorpus):
         self.user_data = user_data
 
     def read_docbin(self, vocab: Vocab, locs: Iterable[Union[str, Path]]) -> Iterator[Doc]:
-        if self.user_data:
-            yield from super().read_docbin(vocab, locs)
-            return
+        """The non-empty docs of the .spacy files; ``limit`` counts them over
+        all files (spaCy's own reader applies it per file)."""
         n_docs = 0
         for loc in locs:
             loc = util.ensure_path(loc)
             if not loc.name.endswith(".spacy"):
                 continue
             doc_bin = DocBin().from_disk(loc)
-            # get_docs decodes user_data where an entry is not None: none left.
-            doc_bin.user_data = []
+            if not self.user_data:
+                # get_docs decodes the entries that are not None (what
+                # from_bytes sets for a file saved without user data).
+                doc_bin.user_data = [None] * len(doc_bin)
             for doc in doc_bin.get_docs(vocab):
                 if not len(doc):
                     continue

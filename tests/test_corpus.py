@@ -49,10 +49,11 @@ def test_user_data_on_request(corpus_dir):
     assert examples[0].reference.user_data[("bertft", "source")] == "data.jsonl:1"
 
 
-def test_limit_counts_docs_over_all_files(corpus_dir):
+@pytest.mark.parametrize("user_data", [False, True])
+def test_limit_counts_docs_over_all_files(corpus_dir, user_data):
     nlp = spacy.blank("en")
-    assert len(list(Corpus(corpus_dir, limit=7)(nlp))) == 7
-    assert len(list(Corpus(corpus_dir, limit=3)(nlp))) == 3
+    assert len(list(Corpus(corpus_dir, limit=7, user_data=user_data)(nlp))) == 7
+    assert len(list(Corpus(corpus_dir, limit=3, user_data=user_data)(nlp))) == 3
 
 
 def test_registered_reader_and_missing_path(corpus_dir):
