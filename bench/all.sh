@@ -16,6 +16,13 @@ mkdir -p "$R"
 PARTS=("$@")
 [ ${#PARTS[@]} -eq 0 ] && PARTS=(sst2 sst2-seeds sst2-pooling pooler mrpc rte conll squad augment ab lr significance)
 run() { "$PY" bench/run.py "$@" --data-dir "$DATA"; }
+# Seeds 0-2 of one task, then their table: seeds TASK NAME [bench/run.py options] writes $R/NAME-sS.json
+seeds() {
+  local task=$1 name=$2
+  shift 2
+  for seed in 0 1 2; do run "$task" --seed "$seed" "$@" --out "$R/$name-s$seed.json"; done
+  "$PY" bench/report.py --seeds "$R/$name"-s[0-9].json
+}
 
 for part in "${PARTS[@]}"; do
   case "$part" in
@@ -29,27 +36,14 @@ for part in "${PARTS[@]}"; do
     sst2-pooling)  # issue 2: mean pooling (bertft only; compared with cls, the default at the time)
       run sst2 --peers none --pooling mean --out "$R/sst2-mean.json" ;;
     pooler)  # issues 2-3: pooling = "pooler" (the Trainer's head), bertft only, seeds 0-2
-      for task in sst2 mrpc; do
-        for seed in 0 1 2; do
-          run "$task" --seed "$seed" --peers none --pooling pooler --out "$R/$task-pooler-s$seed.json"
-        done
-        "$PY" bench/report.py --seeds "$R/$task"-pooler-s[0-9].json
-      done ;;
+      for task in sst2 mrpc; do seeds "$task" "$task-pooler" --peers none --pooling pooler; done ;;
     cls)  # issues 2-3: pooling = "cls" (the configs' default before 2026-11-27) against the peers
       run sst2 --pooling cls --out "$R/sst2-cls.json"
       for seed in 1 2; do run sst2 --seed "$seed" --pooling cls --peers hf --out "$R/sst2-cls-s$seed.json"; done
       "$PY" bench/report.py --seeds "$R/sst2-cls.json" "$R"/sst2-cls-s[0-9].json
-      for task in mrpc rte; do
-        for seed in 0 1 2; do
-          run "$task" --seed "$seed" --pooling cls --peers hf --out "$R/$task-cls-s$seed.json"
-        done
-        "$PY" bench/report.py --seeds "$R/$task"-cls-s[0-9].json
-      done ;;
+      for task in mrpc rte; do seeds "$task" "$task-cls" --pooling cls --peers hf; done ;;
     mrpc|rte)  # issue 3: full train, 3 epochs, mean of 3 seeds against the Trainer
-      for seed in 0 1 2; do
-        run "$part" --seed "$seed" --peers hf --out "$R/$part-s$seed.json"
-      done
-      "$PY" bench/report.py --seeds "$R/$part"-s[0-9].json ;;
+      seeds "$part" "$part" --peers hf ;;
     conll)  # issue 4: first 4000 sentences, 2 epochs, all of eng.testa; bertft seeds 1-2
       run conll --out "$R/conll.json"
       for seed in 1 2; do "$PY" bench/ner_variants.py base --seed "$seed" --data-dir "$DATA"; done ;;

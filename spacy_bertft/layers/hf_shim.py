@@ -343,8 +343,7 @@ class HFShim(PyTorchShim):
             return 0.0
         # One multi-tensor kernel for all norms (as clip_grad_norm_), then one
         # read back to the host, rather than three small kernels per tensor.
-        norms = torch._foreach_norm(grads) if hasattr(torch, "_foreach_norm") else [g.norm() for g in grads]
-        return float(torch.stack([n.float() for n in norms]).square().sum())
+        return float(torch.stack(torch._foreach_norm(grads)).float().square().sum())
 
     def scale_grads(self, factor: float) -> None:
         """Multiply the encoder's accumulated gradients by factor."""
