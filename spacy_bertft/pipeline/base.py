@@ -68,26 +68,48 @@ class BertPipe(TrainablePipe):
         # doc.text builds a Token per token: read it once for check and sort.
         texts = [doc.text for doc in docs]
         self._check_texts(texts)
-        lengths = self._sort_lengths(texts)
+        lengths, rows = self._measure(texts)
         # Longest first: the first sub-batch allocates the largest blocks,
         # which the shorter ones after it reuse.
         order = sorted(range(len(docs)), key=lengths.__getitem__, reverse=True)
-        size = max(1, int(self.cfg["predict_batch_size"]))
         items: List[Any] = [None] * len(docs)
-        it = iter(order)
-        while True:
-            chunk = list(islice(it, size))
-            if not chunk:
-                break
+        for chunk in self._passes(order, rows):
             sub_docs = [docs[i] for i in chunk]
             output = self.model.predict(sub_docs)
             for i, item in zip(chunk, self._unbatch(output, sub_docs)):
                 items[i] = item
         return self._rebatch(items, docs)
 
+    def _passes(self, order: Sequence[int], rows: Sequence[int]) -> Iterable[List[int]]:
+        """Split the sorted docs into forward passes of at most
+        ``predict_batch_size`` docs and, where the component caps them
+        (``_max_rows_per_pass``), at most that many encoder rows; a doc with
+        more rows than the cap goes alone."""
+        size = max(1, int(self.cfg["predict_batch_size"]))
+        limit = self._max_rows_per_pass()
+        chunk: List[int] = []
+        n_rows = 0
+        for i in order:
+            if chunk and (len(chunk) >= size or (limit > 0 and n_rows + rows[i] > limit)):
+                yield chunk
+                chunk, n_rows = [], 0
+            chunk.append(i)
+            n_rows += rows[i]
+        if chunk:
+            yield chunk
+
+    def _max_rows_per_pass(self) -> int:
+        """Encoder rows per forward pass at prediction; 0: no cap (one row per doc)."""
+        return 0
+
     def _check_texts(self, texts: Sequence[str]) -> None:
         """Raise a clear error, naming the doc, on input the model cannot read
         (before sorting, so the index is the caller's)."""
+
+    def _measure(self, texts: Sequence[str]) -> Tuple[List[int], List[int]]:
+        """What the sub-batches are sorted by, and how many encoder rows each
+        doc makes (one per doc here; QA's windows make more)."""
+        return self._sort_lengths(texts), [1] * len(texts)
 
     def _sort_lengths(self, texts: Sequence[str]) -> List[int]:
         """What the sub-batches are sorted by: each text's wordpieces, what the

@@ -118,10 +118,11 @@ class BertPairClassifier(BertTextCategorizer):
         for i, doc in enumerate(docs):
             if SEGMENTS_KEY in doc.spans and len(doc.spans[SEGMENTS_KEY]):
                 continue
-            a, _, b_start = split_segments(doc.text, separator=self.cfg["separator"], index=i)
+            text = doc.text
+            a, _, b_start = split_segments(text, separator=self.cfg["separator"], index=i)
             spans = [
                 doc.char_span(0, len(a), label="a", alignment_mode="expand"),
-                doc.char_span(b_start, len(doc.text), label="b", alignment_mode="expand"),
+                doc.char_span(b_start, len(text), label="b", alignment_mode="expand"),
             ]
             doc.spans[SEGMENTS_KEY] = [s for s in spans if s is not None]
 

@@ -27,7 +27,7 @@ from thinc.types import Floats3d
 
 from ..errors import Errors
 from ..layers.span_logits import SpanLogits
-from ..layers.wordpieces import doc_segments, encode_texts, get_tokenizer, model_max_length
+from ..layers.wordpieces import get_tokenizer, model_max_length
 from ..qa_postprocess import AnswerChoice, best_spans, select_answer, spans_to_answers
 from ..segments import SEGMENTS_KEY, qa_doc, split_segments
 from ..squad_metric import squad_scores
@@ -183,12 +183,14 @@ def make_bert_qa(
         has none when null score - best score > null_threshold. None always
         answers (SQuAD v1.1).
     predict_batch_size (int): Docs per forward pass at prediction.
-    max_windows_per_pass (int): Training: at most this many windows go
-        through the encoder at once. A batch of questions whose contexts make
+    max_windows_per_pass (int): At most this many windows go through the
+        encoder at once. Training: a batch of questions whose contexts make
         more windows (length-grouped batches put the long contexts together)
         is split into passes whose gradients are accumulated into the same
         update, so peak memory stays that of a batch of this many windows.
-        0: no limit.
+        Prediction: passes hold at most ``predict_batch_size`` questions and
+        this many windows (a question with more windows goes alone). 0: no
+        limit.
     """
     return BertQuestionAnswerer(
         nlp.vocab, model, name, answers_key=answers_key, n_best=n_best,
@@ -347,14 +349,17 @@ class BertQuestionAnswerer(BertPipe):
         question and context to ``doc.spans["segments"]`` if missing."""
         key = self.answers_key
         n_best = self.cfg["n_best"]
+        separator = self.separator
         for i, (doc, choice) in enumerate(zip(docs, choices)):
-            question, _, b_start = split_segments(doc.text, separator=self.separator, index=i)
+            # doc.text joins every token's text: read it once per doc, not per answer
+            text = doc.text
+            question, _, b_start = split_segments(text, separator=separator, index=i)
             spans = []
             scores: List[float] = []
             seen = set()
             for answer in choice.answers:
                 span = doc.char_span(
-                    max(answer.start_char, b_start), min(answer.end_char, len(doc.text)),
+                    max(answer.start_char, b_start), min(answer.end_char, len(text)),
                     label=ANSWER_LABEL, alignment_mode="expand",
                 )
                 if span is None or (span.start, span.end) in seen:
@@ -369,7 +374,7 @@ class BertQuestionAnswerer(BertPipe):
             if SEGMENTS_KEY not in doc.spans or not len(doc.spans[SEGMENTS_KEY]):
                 segments = [
                     doc.char_span(0, len(question), label="question", alignment_mode="expand"),
-                    doc.char_span(b_start, len(doc.text), label="context", alignment_mode="expand"),
+                    doc.char_span(b_start, len(text), label="context", alignment_mode="expand"),
                 ]
                 doc.spans[SEGMENTS_KEY] = [s for s in segments if s is not None]
 
@@ -410,14 +415,42 @@ class BertQuestionAnswerer(BertPipe):
             starts[row], ends[row] = window_label(batch.offsets[row], b_start, answer)
         return starts, ends
 
+    def _windows(self, texts: Sequence[str]) -> Tuple[numpy.ndarray, numpy.ndarray]:
+        """Each window's wordpieces and the doc it comes from, as the model
+        windows the docs (tokenizing only: no offsets, no padding)."""
+        attrs = self.model.get_ref("wordpieces").attrs
+        tokenizer = get_tokenizer(self.model.get_ref("wordpieces"))
+        questions, contexts = [], []
+        for i, text in enumerate(texts):
+            question, context, _ = split_segments(text, separator=attrs["separator"], index=i)
+            questions.append(question)
+            contexts.append(context)
+        enc = tokenizer(
+            questions, contexts, truncation=attrs["truncation"],
+            max_length=min(attrs["max_length"], model_max_length(tokenizer)), stride=attrs["stride"],
+            return_overflowing_tokens=True, return_attention_mask=False, return_token_type_ids=False,
+            padding=False,
+        )
+        lengths = numpy.asarray([len(ids) for ids in enc["input_ids"]], dtype="int64")
+        return lengths, numpy.asarray(enc["overflow_to_sample_mapping"], dtype="int64")
+
     def _windows_per_doc(self, docs: Sequence[Doc]) -> numpy.ndarray:
         """How many windows each doc's context makes (tokenizing only)."""
-        wordpieces = self.model.get_ref("wordpieces")
-        attrs = wordpieces.attrs
-        texts_a, texts_b, b_starts = doc_segments(docs, attrs["separator"])
-        batch = encode_texts(get_tokenizer(wordpieces), texts_a, texts_b, b_starts, max_length=attrs["max_length"],
-                             truncation=attrs["truncation"], windows=True, stride=attrs["stride"])
-        return numpy.bincount(numpy.asarray(batch.doc_index, dtype="int64"), minlength=len(docs))
+        _, doc_index = self._windows([doc.text for doc in docs])
+        return numpy.bincount(doc_index, minlength=len(docs))
+
+    def _measure(self, texts: Sequence[str]) -> Tuple[List[int], List[int]]:
+        """Sort by the wordpieces of a doc's windows (what the encoder reads);
+        a doc makes one encoder row per window."""
+        if not self.encoder_shim.is_loaded:
+            return super()._measure(texts)
+        lengths, doc_index = self._windows(texts)
+        n = len(texts)
+        return (numpy.bincount(doc_index, weights=lengths, minlength=n).astype("int64").tolist(),
+                numpy.bincount(doc_index, minlength=n).tolist())
+
+    def _max_rows_per_pass(self) -> int:
+        return int(self.cfg.get("max_windows_per_pass") or 0)
 
     def _update_chunks(self, examples: List[Example]) -> List[Tuple[List[Example], float]]:
         """Split a batch whose windows exceed ``max_windows_per_pass`` into
