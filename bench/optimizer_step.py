@@ -7,8 +7,8 @@ one process; medians over the rounds.
 
     python bench/optimizer_step.py --steps 20 --rounds 5
 
-Weight decay on half of the tensors, as the plugin's two parameter groups
-(biases and LayerNorm weights exempt) do; random gradients.
+Two parameter groups, as the plugin's: weight decay on the matrices, none on
+biases and LayerNorm weights; random gradients.
 """
 import argparse
 import statistics

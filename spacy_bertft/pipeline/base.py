@@ -194,6 +194,7 @@ class BertPipe(TrainablePipe):
             for g in head:
                 g *= factor
             shim.scale_grads(factor)
+        shim.mark_clipped_globally()
 
     def _update_chunks(self, examples: List[Example]) -> List[Tuple[List[Example], float]]:
         """The passes one update makes over a batch: (examples, weight of

@@ -1,6 +1,5 @@
 """Units of the benchmark harness: the paired bootstrap, the metrics, the
 loaders' handling of the shared data's formats."""
-from pathlib import Path
 
 import numpy
 import pytest
@@ -184,3 +183,12 @@ def test_torch_loop_pools_as_the_bertft_config():
         torch.testing.assert_close(model(ids, mask), model.out(first))
     with pytest.raises(ValueError, match="pools 'cls' or 'pooler'"):
         _module(bert, "pair", 2, 0.0, pooling="mean")
+
+
+def test_optimizer_step_times_each_adamw(tiny_encoder, capsys):
+    from bench.optimizer_step import main
+
+    assert main(["--model", tiny_encoder, "--steps", "1", "--rounds", "2"]) == 0
+    table = capsys.readouterr().out
+    for name in ("loop (torch's CPU default)", "foreach", "fused"):
+        assert f"| {name} |" in table

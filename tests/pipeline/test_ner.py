@@ -11,6 +11,7 @@ from spacy.training import Example
 from spacy.vocab import Vocab
 from thinc.api import Adam, fix_random_seed
 
+from spacy_bertft.layers.hf_shim import fused_adamw_supported
 from spacy_bertft.layers.token_pooling import choose_windows
 from spacy_bertft.layers.wordpieces import encode_texts, token_alignment
 from spacy_bertft.pipeline.ner import (
@@ -466,9 +467,9 @@ def test_ner_update_is_the_plain_torch_adamw_step(tiny_encoder):
         numpy.testing.assert_allclose(ours[name].grad.numpy(), param.grad.numpy(), atol=1e-4 * scale,
                                       err_msg=name)
     ner.finish_update(sgd)
-    # torch's fused AdamW kernel (CPU since torch 2.4), the same step as the
-    # per-parameter loop torch_opt runs, about 5x faster on CPU
-    assert shim._torch_opt.defaults["fused"] is True
+    # torch's fused AdamW kernel where this torch has one (CPU since 2.4): the
+    # same step as the per-parameter loop torch_opt runs, about 5x faster on CPU
+    assert shim._torch_opt.defaults["fused"] is fused_adamw_supported(torch.device("cpu"))
     torch_opt.step()
     torch_opt.zero_grad()
     for _ in range(3):
@@ -478,3 +479,37 @@ def test_ner_update_is_the_plain_torch_adamw_step(tiny_encoder):
         torch_opt.step()
         torch_opt.zero_grad()
         assert losses["ner"] == pytest.approx(loss, rel=1e-3)
+
+
+@pytest.mark.parametrize("version,device,fused", [
+    ("2.3.1", "cpu", False), ("2.4.0", "cpu", True), ("2.13.0+cpu", "cpu", True), ("2.1.0", "cuda", True),
+    ("2.13.0", "mps", False),
+])
+def test_fused_adamw_only_where_torch_has_it(monkeypatch, version, device, fused):
+    import torch
+
+    monkeypatch.setattr(torch, "__version__", version)
+    assert fused_adamw_supported(torch.device(device)) is fused
+
+
+def test_encoder_gradients_clipped_once(tiny_encoder, monkeypatch):
+    # The component clips encoder and head in one norm; the shim's own
+    # clip_grad_norm_ (a no-op after it, at a norm and a multiply over every
+    # gradient) only runs when nothing clipped before finish_update.
+    import torch
+
+    nlp = make_nlp(tiny_encoder)
+    examples = make_examples(nlp)
+    fix_random_seed(0)
+    nlp.initialize(lambda: examples)
+    ner = nlp.get_pipe("ner")
+    calls = []
+    clip_grad_norm = torch.nn.utils.clip_grad_norm_
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_",
+                        lambda *args, **kwargs: calls.append(1) or clip_grad_norm(*args, **kwargs))
+    sgd = Adam(1e-3, L2=0.01, L2_is_weight_decay=True, grad_clip=1.0, use_averages=False)
+    ner.update(examples, sgd=sgd)
+    assert calls == []
+    ner.update(examples, sgd=None)
+    ner.model.finish_update(sgd)  # the model alone, as another caller would step it
+    assert calls == [1]
