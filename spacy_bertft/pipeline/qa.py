@@ -182,15 +182,15 @@ def make_bert_qa(
     null_threshold (Optional[float]): SQuAD 2.0-style "no answer": a question
         has none when null score - best score > null_threshold. None always
         answers (SQuAD v1.1).
-    predict_batch_size (int): Docs per forward pass at prediction.
-    max_windows_per_pass (int): At most this many windows go through the
-        encoder at once. Training: a batch of questions whose contexts make
+    predict_batch_size (int): Windows per forward pass at prediction, as
+        Hugging Face's question-answering pipeline counts its batches (a
+        question with more windows goes alone).
+    max_windows_per_pass (int): Training: at most this many windows go
+        through the encoder at once. A batch of questions whose contexts make
         more windows (length-grouped batches put the long contexts together)
         is split into passes whose gradients are accumulated into the same
         update, so peak memory stays that of a batch of this many windows.
-        Prediction: passes hold at most ``predict_batch_size`` questions and
-        this many windows (a question with more windows goes alone). 0: no
-        limit.
+        0: no limit.
     """
     return BertQuestionAnswerer(
         nlp.vocab, model, name, answers_key=answers_key, n_best=n_best,
@@ -418,6 +418,8 @@ class BertQuestionAnswerer(BertPipe):
     def _windows(self, texts: Sequence[str]) -> Tuple[numpy.ndarray, numpy.ndarray]:
         """Each window's wordpieces and the doc it comes from, as the model
         windows the docs (tokenizing only: no offsets, no padding)."""
+        if not texts:
+            return numpy.zeros((0,), dtype="int64"), numpy.zeros((0,), dtype="int64")
         attrs = self.model.get_ref("wordpieces").attrs
         tokenizer = get_tokenizer(self.model.get_ref("wordpieces"))
         questions, contexts = [], []
@@ -450,7 +452,8 @@ class BertQuestionAnswerer(BertPipe):
                 numpy.bincount(doc_index, minlength=n).tolist())
 
     def _max_rows_per_pass(self) -> int:
-        return int(self.cfg.get("max_windows_per_pass") or 0)
+        # predict_batch_size counts windows, as the HF pipeline's batch size does
+        return max(1, int(self.cfg["predict_batch_size"]))
 
     def _update_chunks(self, examples: List[Example]) -> List[Tuple[List[Example], float]]:
         """Split a batch whose windows exceed ``max_windows_per_pass`` into
