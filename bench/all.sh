@@ -3,7 +3,7 @@
 # prints the markdown (bench/report.py) at the end.
 #
 #   bash bench/all.sh                 # everything (CPU: many hours on 2 cores)
-#   bash bench/all.sh sst2 mrpc       # some parts: sst2 sst2-seeds sst2-pooling pooler cls mrpc rte conll squad squad-600 augment ab lr significance
+#   bash bench/all.sh sst2 mrpc       # some parts: sst2 sst2-seeds sst2-pooling pooler cls mrpc rte conll squad squad-600 augment ab ab-squad lr significance
 #
 # DATA (default ../shared/data), PY (default .venv/bin/python) and RESULTS
 # (default bench/results) can be set in the environment.
@@ -14,7 +14,7 @@ DATA=${DATA:-../shared/data}
 R=${RESULTS:-bench/results}
 mkdir -p "$R"
 PARTS=("$@")
-[ ${#PARTS[@]} -eq 0 ] && PARTS=(sst2 sst2-seeds sst2-pooling pooler mrpc rte conll squad augment ab lr significance)
+[ ${#PARTS[@]} -eq 0 ] && PARTS=(sst2 sst2-seeds sst2-pooling pooler mrpc rte conll squad augment ab ab-squad lr significance)
 run() { "$PY" bench/run.py "$@" --data-dir "$DATA"; }
 # Seeds 0-2 of one task, then their table: seeds TASK NAME [bench/run.py options] writes $R/NAME-sS.json
 seeds() {
@@ -48,7 +48,7 @@ for part in "${PARTS[@]}"; do
       run conll --out "$R/conll.json"
       for seed in 1 2; do "$PY" bench/ner_variants.py base --seed "$seed" --data-dir "$DATA"; done ;;
     squad)  # issue 5: 2000 questions, 3 epochs, lr 1e-4, max length 256, stride 128; 600 eval questions
-      run squad --peers hf --out "$R/squad.json" ;;
+      run squad --peers hf --save-dir "$R/models-squad" --out "$R/squad.json" ;;
     squad-600)  # the QA memory check on 600 training questions
       run squad --n-train 600 --peers hf --out "$R/squad-600.json" ;;
     augment)  # issue 6: synonym augmentation on 500 SST-2 sentences, 3 seeds
@@ -60,6 +60,9 @@ for part in "${PARTS[@]}"; do
     ab)  # inference A/B on the fine-tuned SST-2 weights (needs the sst2 part's saved pipeline)
       "$PY" bench/infer_ab.py "$R/models-sst2/bertft" --task sst2 --data-dir "$DATA" --rounds 5 \
         --out "$R/infer_ab-sst2.json" ;;
+    ab-squad)  # the same for QA, on the squad part's fine-tuned pipeline, its 600 eval questions
+      "$PY" bench/infer_ab.py "$R/models-squad/bertft" --task squad --n-eval 600 --data-dir "$DATA" --rounds 5 \
+        --out "$R/infer_ab-squad.json" ;;
     lr)  # learning rates as the BERT paper contrasts them, SST-2 2000 rows, 1 epoch
       "$PY" bench/lr_sweep.py sst2 --n-train 2000 --epochs 1 --lrs 1e-3,2e-5,1e-6 --peers hf --data-dir "$DATA" \
         --out "$R/lr_sweep-sst2.json" ;;

@@ -18,7 +18,7 @@ NEGATIVE = ["an awful sad movie", "i hate the plot", "boring terrible acting", "
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory) -> Path:
-    """A fixture copy of the shared data layout: SST-2 and MRPC TSVs."""
+    """A fixture copy of the shared data layout: SST-2 and MRPC TSVs, SQuAD's JSON."""
     root = tmp_path_factory.mktemp("bench_data")
     sst2 = root / "sst2"
     sst2.mkdir()
@@ -35,6 +35,19 @@ def data_dir(tmp_path_factory) -> Path:
     lines = [f"{q}\t{i}\t{i + 1}\t{a}\t{b}\n" for i, (q, a, b) in enumerate(pairs * 3)]
     (mrpc / "train.tsv").write_text(header + "".join(lines), encoding="utf8")
     (mrpc / "dev.tsv").write_text(header + "".join(lines[:4]), encoding="utf8")
+    squad = root / "squad11"
+    squad.mkdir()
+    # bench/data.py's fixed split: the first 38 articles train, the rest evaluate.
+    contexts = [("john lives in paris and works for google.", "where does john live?", "paris"),
+                ("the man visited the capital of france.", "who visited the capital?", "the man"),
+                ("mary smith was born in london.", "where was mary born?", "london")]
+    articles = []
+    for i in range(40):
+        context, question, answer = contexts[i % len(contexts)]
+        qas = [{"id": f"q{i}", "question": question,
+                "answers": [{"text": answer, "answer_start": context.index(answer)}]}]
+        articles.append({"title": f"a{i}", "paragraphs": [{"context": context, "qas": qas}]})
+    (squad / "dev-v1.1.json").write_text(json.dumps({"version": "1.1", "data": articles}), encoding="utf8")
     return root
 
 
@@ -120,3 +133,26 @@ def test_missing_data_dir_is_a_clear_error(tmp_path):
     assert report["systems"]["bertft"]["status"] == "failed"
     assert "does not exist" in report["systems"]["bertft"]["error"]
     assert "--data-dir" in report["systems"]["bertft"]["error"]
+
+
+def test_infer_ab_classification_and_qa(tiny_encoder, data_dir, tmp_path):
+    # bench/infer_ab.py: nlp.pipe against the HF pipeline on a twin holding the
+    # component's weights; the twin must compute what the component computes.
+    from bench.infer_ab import main
+
+    from ..util import make_tiny_encoder
+
+    # QA's windows (256 wordpieces, stride 128) need more positions than the tiny encoder's 128.
+    long_encoder = str(make_tiny_encoder(tmp_path / "tiny-512", max_positions=512))
+    for task, encoder, check in (("sst2", tiny_encoder, "max_prob_diff"), ("squad", long_encoder, "max_logit_diff")):
+        out = tmp_path / f"{task}.json"
+        assert main(["--init", "--task", task, "--model", encoder, "--data-dir", str(data_dir), "--n-eval", "2",
+                     "--batch-size", "4", "--rounds", "2", "--out", str(out)]) == 0
+        report = json.loads(out.read_text(encoding="utf8"))
+        assert report["n_inputs"] == 2 and report["rounds"] == 2
+        assert all(len(runs) == 2 and min(runs) > 0 for runs in report["seconds"].values())
+        assert report[check] < 1e-4
+        if task == "sst2":
+            assert report["label_agreement"] == 1.0
+        else:  # answers may differ where the component snaps them to spaCy tokens
+            assert 0.0 <= report["label_agreement"] <= 1.0
