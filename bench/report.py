@@ -74,8 +74,13 @@ def render_ab(report: dict) -> str:
              f"{report['rounds']} alternating rounds", "", "| system | median s | inputs/s |", "|---|---:|---:|"]
     for key, med in report["median_seconds"].items():
         lines.append(f"| {key} | {med:.2f} | {report['inputs_per_s'][key]:.1f} |")
-    lines.append(f"\nbertft / HF pipeline: **{report['speedup_bertft_over_hf']:.2f}x**; labels agree on "
-                 f"{100 * report['label_agreement']:.1f}%, probabilities differ by at most {report['max_prob_diff']:.2g}.")
+    if "max_logit_diff" in report:  # QA: answers (SQuAD-normalised), start/end logits
+        same = (f"answers agree on {100 * report['label_agreement']:.1f}%, start/end logits differ by at most "
+                f"{report['max_logit_diff']:.2g}")
+    else:
+        same = (f"labels agree on {100 * report['label_agreement']:.1f}%, probabilities differ by at most "
+                f"{report['max_prob_diff']:.2g}")
+    lines.append(f"\nbertft / HF pipeline: **{report['speedup_bertft_over_hf']:.2f}x**; {same}.")
     return "\n".join(lines)
 
 

@@ -59,6 +59,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument("--save-dir", default=None, help="save the trained pipelines / models here")
     p.add_argument("--profile", type=int, default=0, metavar="STEPS",
                    help="only profile STEPS bertft training steps with cProfile and print the top functions")
+    p.add_argument("--malloc-trim-every", type=int, default=0, metavar="STEPS",
+                   help="diagnosis of peak RSS: glibc's malloc_trim(0) every STEPS bertft training steps "
+                        "(hands free heap pages back to the system)")
     p.add_argument("--out", default=None, help="result JSON (required unless --profile)")
     args = p.parse_args(argv)
     if not args.out and not args.profile:
@@ -76,7 +79,8 @@ def make_settings(args: argparse.Namespace) -> Settings:
         max_length=pick(args.max_length, "max_length"), stride=args.stride, model=args.model,
         data_dir=str(Path(args.data_dir).resolve()), device=args.device, bf16=args.bf16,
         pooling=args.pooling, config=args.config, save_dir=args.save_dir,
-        extra={"profile_steps": args.profile} if args.profile else {},
+        extra={**({"profile_steps": args.profile} if args.profile else {}),
+               **({"malloc_trim_every": args.malloc_trim_every} if args.malloc_trim_every else {})},
     )
 
 

@@ -14,16 +14,41 @@ from .data import ClsExample, NerSentence, PairExample, QAExample, TaskData
 
 ANSWERS_KEY = "answers"
 _STEP_TIMES: List[float] = []
+# The process's peak RSS (MB) when each step starts: where in training the
+# peak grows (one getrusage call a step).
+_STEP_PEAKS: List[float] = []
 
 
 @registry.callbacks("spacy-bertft-bench.step_clock.v1")
-def make_step_clock():
-    """``[training.before_update]`` callback: records when each step starts."""
+def make_step_clock(malloc_trim_every: int = 0):
+    """``[training.before_update]`` callback: records when each step starts,
+    and the peak RSS so far. ``malloc_trim_every`` > 0 (diagnosis): glibc's
+    ``malloc_trim(0)`` every that many steps, handing free heap pages back."""
+    from .common import peak_rss_mb
+
+    trim = None
+    if malloc_trim_every > 0:
+        import ctypes
+
+        trim = ctypes.CDLL("libc.so.6").malloc_trim
 
     def before_update(nlp: Language, args: Dict[str, Any]) -> None:
+        if trim is not None and _STEP_TIMES and len(_STEP_TIMES) % malloc_trim_every == 0:
+            trim(0)
         _STEP_TIMES.append(time.perf_counter())
+        _STEP_PEAKS.append(peak_rss_mb())
 
     return before_update
+
+
+def peak_rss_growth(min_step_mb: float = 50.0) -> List[Tuple[int, int]]:
+    """(step, peak RSS MB) at the first step and wherever the peak grew by at
+    least min_step_mb since the last entry, over the last training run."""
+    growth: List[Tuple[int, int]] = []
+    for step, peak in enumerate(_STEP_PEAKS):
+        if not growth or peak - growth[-1][1] >= min_step_mb:
+            growth.append((step, int(peak)))
+    return growth
 
 
 def cats_for(label: str, labels: Sequence[str]) -> Dict[str, float]:
@@ -80,7 +105,7 @@ def write_docbins(nlp: Language, data: TaskData, folder: Path, *, n_dev: int = 8
     return folder / "train.spacy", folder / "dev.spacy", stats
 
 
-def train_timed(config, *, use_gpu: int = -1, quiet: bool = True, profiler=None):
+def train_timed(config, *, use_gpu: int = -1, quiet: bool = True, profiler=None, malloc_trim_every: int = 0):
     """Initialize and train a pipeline with spaCy's training loop (what
     ``spacy train`` runs). RETURNS: (nlp, train seconds from the first step's
     start to the end of the loop, init seconds, number of steps). A
@@ -89,11 +114,13 @@ def train_timed(config, *, use_gpu: int = -1, quiet: bool = True, profiler=None)
     from spacy.training.loop import train
 
     config = config.copy()
-    config["training"]["before_update"] = {"@callbacks": "spacy-bertft-bench.step_clock.v1"}
+    config["training"]["before_update"] = {"@callbacks": "spacy-bertft-bench.step_clock.v1",
+                                           "malloc_trim_every": malloc_trim_every}
     t0 = time.perf_counter()
     nlp = init_nlp(config, use_gpu=use_gpu)
     init_seconds = time.perf_counter() - t0
     _STEP_TIMES.clear()
+    _STEP_PEAKS.clear()
     out = io.StringIO() if quiet else None
     kwargs = {"stdout": out, "stderr": out} if quiet else {}
     if profiler is not None:

@@ -86,7 +86,8 @@ def build_config(settings: Settings, data: TaskData, train_path: Path, dev_path:
 def run(settings: Settings, data: TaskData, *, profile_steps: int = 0) -> Dict[str, Any]:
     import spacy
 
-    from .spacy_side import ANSWERS_KEY, predict, train_timed, write_docbins
+    from .common import peak_rss_mb
+    from .spacy_side import ANSWERS_KEY, peak_rss_growth, predict, train_timed, write_docbins
 
     check_available(settings)
     use_gpu = 0 if settings.device == "cuda" else -1
@@ -98,7 +99,10 @@ def run(settings: Settings, data: TaskData, *, profile_steps: int = 0) -> Dict[s
         config, name, overrides = build_config(settings, data, train_path, dev_path, max_steps=profile_steps)
         if profile_steps:
             return _profile(config, use_gpu, profile_steps)
-        nlp, train_seconds, init_seconds, n_steps = train_timed(config, use_gpu=use_gpu)
+        nlp, train_seconds, init_seconds, n_steps = train_timed(
+            config, use_gpu=use_gpu, malloc_trim_every=int(settings.extra.get("malloc_trim_every", 0)))
+    # Where the peak comes from: training (and at which step it grew) or prediction.
+    memory = {"train_peak_rss_mb": peak_rss_mb(), "peak_rss_growth": peak_rss_growth()}
     if settings.save_dir:
         Path(settings.save_dir).mkdir(parents=True, exist_ok=True)
         nlp.to_disk(Path(settings.save_dir) / "bertft")
@@ -120,6 +124,7 @@ def run(settings: Settings, data: TaskData, *, profile_steps: int = 0) -> Dict[s
         "config": str(config_path(settings)),
         "overrides": {k: v for k, v in overrides.items() if not k.startswith("paths.")},
         "doc_stats": doc_stats,
+        **memory,
     }
 
 

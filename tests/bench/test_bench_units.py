@@ -192,3 +192,10 @@ def test_optimizer_step_times_each_adamw(tiny_encoder, capsys):
     table = capsys.readouterr().out
     for name in ("loop (torch's CPU default)", "foreach", "fused"):
         assert f"| {name} |" in table
+
+
+def test_peak_rss_growth_keeps_the_steps_where_the_peak_grew(monkeypatch):
+    from bench import spacy_side
+
+    monkeypatch.setattr(spacy_side, "_STEP_PEAKS", [1000.0, 1010.0, 1060.0, 1070.0, 1200.5, 1201.0])
+    assert spacy_side.peak_rss_growth(min_step_mb=50.0) == [(0, 1000), (2, 1060), (4, 1200)]
