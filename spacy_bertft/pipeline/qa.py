@@ -154,7 +154,7 @@ def make_qa_scorer() -> Callable:
         "max_answer_length": 30,
         "null_threshold": None,
         "predict_batch_size": 64,
-        "max_windows_per_pass": 32,
+        "max_windows_per_pass": 16,
         "scorer": {"@scorers": "spacy-bertft.qa_scorer.v1"},
     },
     default_score_weights={"qa_f1": 1.0, "qa_exact_match": 0.0},
@@ -169,7 +169,7 @@ def make_bert_qa(
     max_answer_length: int,
     null_threshold: Optional[float],
     predict_batch_size: int,
-    max_windows_per_pass: int = 32,
+    max_windows_per_pass: int = 16,
     scorer: Optional[Callable] = None,
 ) -> "BertQuestionAnswerer":
     """Extractive question answering over two-segment docs (question,
@@ -244,7 +244,7 @@ class BertQuestionAnswerer(BertPipe):
         null_threshold: Optional[float] = None,
         scorer: Optional[Callable] = None,
         predict_batch_size: int = 64,
-        max_windows_per_pass: int = 32,
+        max_windows_per_pass: int = 16,
     ) -> None:
         for option, value in (("n_best", n_best), ("max_answer_length", max_answer_length)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
