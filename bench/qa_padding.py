@@ -19,6 +19,7 @@ if __package__ in (None, ""):
 
 from bench.common import DEFAULT_DATA_DIR, model_path  # noqa: E402
 from bench.data import load_task  # noqa: E402
+from spacy_bertft.pipeline.base import split_passes  # noqa: E402
 
 
 def padded(lengths: List[int]) -> int:
@@ -30,18 +31,16 @@ def pipeline_order(window_lengths: List[int], batch_size: int) -> int:
 
 
 def sorted_passes(windows_of: List[List[int]], pipe_batch: int, batch_size: int) -> int:
-    """bert_qa: per nlp.pipe batch, questions longest first, passes of whole
-    questions up to batch_size windows (a question with more goes alone)."""
+    """bert_qa: per nlp.pipe batch, questions longest first, passes as its
+    predict splits them (``split_passes``: whole questions, at most
+    batch_size windows, a question with more goes alone)."""
     total = 0
     for start in range(0, len(windows_of), pipe_batch):
-        group = sorted(windows_of[start:start + pipe_batch], key=sum, reverse=True)
-        current: List[int] = []
-        for windows in group:
-            if current and len(current) + len(windows) > batch_size:
-                total += padded(current)
-                current = []
-            current.extend(windows)
-        total += padded(current)
+        group = windows_of[start:start + pipe_batch]
+        order = sorted(range(len(group)), key=lambda i: sum(group[i]), reverse=True)
+        rows = [len(windows) for windows in group]
+        for chunk in split_passes(order, rows, batch_size, batch_size):
+            total += padded([n for i in chunk for n in group[i]])
     return total
 
 

@@ -100,15 +100,22 @@ def _lost_text(offs, seq_ids, text_a, text_b, b_start) -> bool:
     return False
 
 
-def doc_segments(docs: Sequence[Doc], separator: str) -> Tuple[List[str], List[str], List[int]]:
-    """Split two-segment docs into their segments (see ``segments.py``)."""
+def text_segments(texts: Sequence[str], separator: str) -> Tuple[List[str], List[str], List[int]]:
+    """Split the texts of two-segment docs into their segments (see
+    ``segments.py``): first segments, second segments, where each second
+    segment starts."""
     texts_a, texts_b, b_starts = [], [], []
-    for i, doc in enumerate(docs):
-        a, b, b_start = split_segments(doc.text, separator=separator, index=i)
+    for i, text in enumerate(texts):
+        a, b, b_start = split_segments(text, separator=separator, index=i)
         texts_a.append(a)
         texts_b.append(b)
         b_starts.append(b_start)
     return texts_a, texts_b, b_starts
+
+
+def doc_segments(docs: Sequence[Doc], separator: str) -> Tuple[List[str], List[str], List[int]]:
+    """Split two-segment docs into their segments (see ``segments.py``)."""
+    return text_segments([doc.text for doc in docs], separator)
 
 
 def bert_wordpieces(

@@ -2,7 +2,7 @@
 spaCy's update protocol, and saving the encoder as files beside the model."""
 from itertools import islice
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy
 import srsly
@@ -19,6 +19,27 @@ from ..layers.hf_shim import HFShim
 from ..layers.transformer import get_shim
 
 ENCODER_DIR = "encoder"
+
+
+def split_passes(order: Sequence[int], rows: Sequence[int], max_docs: int, max_rows: int) -> Iterator[List[int]]:
+    """Split docs, in the given order, into forward passes of at most
+    max_docs docs and, if max_rows > 0, at most max_rows encoder rows (a doc
+    with more rows than that goes alone).
+
+    order (Sequence[int]): Doc indices, in the order the passes take them.
+    rows (Sequence[int]): Encoder rows per doc (QA: its windows).
+    RETURNS (Iterator[List[int]]): The doc indices of each pass.
+    """
+    chunk: List[int] = []
+    n_rows = 0
+    for i in order:
+        if chunk and (len(chunk) >= max_docs or (max_rows > 0 and n_rows + rows[i] > max_rows)):
+            yield chunk
+            chunk, n_rows = [], 0
+        chunk.append(i)
+        n_rows += rows[i]
+    if chunk:
+        yield chunk
 
 
 class BertPipe(TrainablePipe):
@@ -81,22 +102,9 @@ class BertPipe(TrainablePipe):
         return self._rebatch(items, docs)
 
     def _passes(self, order: Sequence[int], rows: Sequence[int]) -> Iterable[List[int]]:
-        """Split the sorted docs into forward passes of at most
-        ``predict_batch_size`` docs and, where the component caps them
-        (``_max_rows_per_pass``), at most that many encoder rows; a doc with
-        more rows than the cap goes alone."""
-        size = max(1, int(self.cfg["predict_batch_size"]))
-        limit = self._max_rows_per_pass()
-        chunk: List[int] = []
-        n_rows = 0
-        for i in order:
-            if chunk and (len(chunk) >= size or (limit > 0 and n_rows + rows[i] > limit)):
-                yield chunk
-                chunk, n_rows = [], 0
-            chunk.append(i)
-            n_rows += rows[i]
-        if chunk:
-            yield chunk
+        """The forward passes over the sorted docs: ``split_passes`` with
+        ``predict_batch_size`` docs and the component's ``_max_rows_per_pass``."""
+        return split_passes(order, rows, max(1, int(self.cfg["predict_batch_size"])), self._max_rows_per_pass())
 
     def _max_rows_per_pass(self) -> int:
         """Encoder rows per forward pass at prediction; 0: no cap (one row per doc)."""

@@ -27,7 +27,7 @@ from thinc.types import Floats3d
 
 from ..errors import Errors
 from ..layers.span_logits import SpanLogits
-from ..layers.wordpieces import get_tokenizer, model_max_length
+from ..layers.wordpieces import get_tokenizer, model_max_length, text_segments
 from ..qa_postprocess import AnswerChoice, best_spans, select_answer, spans_to_answers
 from ..segments import SEGMENTS_KEY, qa_doc, split_segments
 from ..squad_metric import squad_scores
@@ -422,11 +422,7 @@ class BertQuestionAnswerer(BertPipe):
             return numpy.zeros((0,), dtype="int64"), numpy.zeros((0,), dtype="int64")
         attrs = self.model.get_ref("wordpieces").attrs
         tokenizer = get_tokenizer(self.model.get_ref("wordpieces"))
-        questions, contexts = [], []
-        for i, text in enumerate(texts):
-            question, context, _ = split_segments(text, separator=attrs["separator"], index=i)
-            questions.append(question)
-            contexts.append(context)
+        questions, contexts, _ = text_segments(texts, attrs["separator"])
         enc = tokenizer(
             questions, contexts, truncation=attrs["truncation"],
             max_length=min(attrs["max_length"], model_max_length(tokenizer)), stride=attrs["stride"],
