@@ -269,8 +269,8 @@ class HFShim(PyTorchShim):
         self._use_torch_optimizer = torch_optimizer
         self._torch_opt: Optional[torch.optim.Optimizer] = None
         self._torch_opt_owner: Optional[int] = None
-        # Set by scale_grads' caller when it has clipped the encoder's
-        # gradients together with the rest of its component's: finish_update
+        # Set by the caller of gradients() when it has clipped them together
+        # with the rest of its component's: finish_update
         # then skips its own clipping (a no-op, at a norm and a multiply over
         # every gradient).
         self._clipped_globally = False
@@ -350,20 +350,10 @@ class HFShim(PyTorchShim):
         with unscaled gradients (no float16 loss scaling)."""
         return self._fused_adamw_applies(optimizer) and not self._grad_scaler._enabled
 
-    def grad_square_sum(self) -> float:
-        """Sum of the squares of the encoder's accumulated gradients."""
-        grads = [p.grad.detach() for p in self._model.parameters() if p.grad is not None]
-        if not grads:
-            return 0.0
-        # One multi-tensor kernel for all norms (as clip_grad_norm_), then one
-        # read back to the host, rather than three small kernels per tensor.
-        return float(torch.stack(torch._foreach_norm(grads)).float().square().sum())
-
-    def scale_grads(self, factor: float) -> None:
-        """Multiply the encoder's accumulated gradients by factor."""
-        grads = [p.grad for p in self._model.parameters() if p.grad is not None]
-        if grads:
-            torch._foreach_mul_(grads, factor)
+    def gradients(self) -> List[torch.Tensor]:
+        """The encoder's accumulated gradients (the tensors themselves: a
+        caller that clips them scales them in place)."""
+        return [p.grad for p in self._model.parameters() if p.grad is not None]
 
     def mark_clipped_globally(self) -> None:
         """The caller clipped these gradients in one norm with its own (see

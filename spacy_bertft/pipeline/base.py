@@ -6,13 +6,14 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequ
 
 import numpy
 import srsly
+import torch
 from spacy import util
 from spacy.errors import Errors as SpacyErrors
 from spacy.pipeline import TrainablePipe
 from spacy.tokens import Doc
 from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
-from thinc.api import Model, Optimizer, set_dropout_rate
+from thinc.api import Model, Optimizer, set_dropout_rate, xp2torch
 
 from ..errors import Errors
 from ..layers.hf_shim import HFShim
@@ -40,6 +41,23 @@ def split_passes(order: Sequence[int], rows: Sequence[int], max_docs: int, max_r
         n_rows += rows[i]
     if chunk:
         yield chunk
+
+
+def clip_by_global_norm(grads: List[torch.Tensor], clip: float, *, on_host: bool = True) -> None:
+    """Scale the gradients in place so that their global L2 norm is at most
+    clip, as ``torch.nn.utils.clip_grad_norm_``. With on_host, the norm is read
+    back and the gradients left alone under the limit (free on CPU); without,
+    the factor stays on the device (1.0 under the limit): on a GPU no wait for
+    the backward pass to finish before the optimizer step is queued."""
+    if not grads:
+        return
+    # One multi-tensor kernel for all the norms, as clip_grad_norm_.
+    norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)).float())
+    if on_host:
+        if float(norm) > clip:
+            torch._foreach_mul_(grads, clip / (float(norm) + 1e-6))
+    else:
+        torch._foreach_mul_(grads, torch.clamp(clip / (norm + 1e-6), max=1.0))
 
 
 class BertPipe(TrainablePipe):
@@ -159,18 +177,42 @@ class BertPipe(TrainablePipe):
             return losses
         self.validate_training_examples(examples)
         set_dropout_rate(self.model, drop)
+        total = 0.0
         for chunk, weight in self._update_chunks(examples):
             scores, backprop = self.model.begin_update([eg.predicted for eg in chunk])
-            loss, d_scores = self.get_loss(chunk, scores)
-            if numpy.isnan(loss):
-                raise ValueError(Errors.E010.format(component=self.name, n=len(examples)))
+            loss, d_scores = self._loss(chunk, scores)
             if weight != 1.0:
                 loss, d_scores = loss * weight, d_scores * weight
             backprop(d_scores)
-            losses[self.name] += loss
+            total = total + loss
+        # Read on the host only once the backward pass is queued: on a GPU,
+        # reading the loss waits for the work queued before it, and read
+        # before backprop it would leave the device idle while the host
+        # queues the backward pass (HF's Trainer likewise checks its loss
+        # after backward).
+        loss = float(total)
+        if numpy.isnan(loss):
+            raise ValueError(Errors.E010.format(component=self.name, n=len(examples)))
+        losses[self.name] += loss
         if sgd is not None:
             self.finish_update(sgd)
         return losses
+
+    def get_loss(self, examples: Iterable[Example], scores: Any) -> Tuple[float, Any]:
+        """The loss of the model's output for the examples, and its gradient
+        with respect to that output.
+
+        RETURNS (Tuple[float, Any]): The loss (averaged as the component's
+            docs describe) and the gradient.
+        """
+        loss, d_scores = self._loss(list(examples), scores)
+        return float(loss), d_scores
+
+    def _loss(self, examples: List[Example], scores: Any) -> Tuple[Any, Any]:
+        """get_loss with the loss left where the model computed it (a 0-d
+        array on the model's device, or 0.0), so that reading it does not
+        hold up the backward pass."""
+        raise NotImplementedError
 
     def finish_update(self, sgd: Optimizer) -> None:
         """Apply the accumulated gradients (spaCy calls this once per batch).
@@ -182,27 +224,37 @@ class BertPipe(TrainablePipe):
         large early in training then also damps the encoder's steps, instead
         of each part being clipped on its own.
         """
-        self._clip_global_norm(sgd)
-        self.model.finish_update(sgd)
+        if not self._clip_global_norm(sgd):
+            self.model.finish_update(sgd)
+            return
+        # Clipped together: no part's norm can exceed the limit, so the
+        # optimizer's own clipping of each head parameter would change
+        # nothing (and on a GPU it reads each norm back to the host).
+        clip = sgd.grad_clip
+        sgd.grad_clip = 0.0
+        try:
+            self.model.finish_update(sgd)
+        finally:
+            sgd.grad_clip = clip
 
-    def _clip_global_norm(self, sgd: Optimizer) -> None:
+    def _clip_global_norm(self, sgd: Optimizer) -> bool:
+        """Clip the encoder's and the head's gradients by their global norm,
+        in place; whether it did (the encoder is then told not to clip again)."""
         clip = float(getattr(sgd, "grad_clip", 0.0) or 0.0)
         if clip <= 0 or not self.model.has_ref("encoder"):
-            return
+            return False
         shim = self.encoder_shim
         if not shim.is_loaded or not shim.clips_globally(sgd):
-            return
-        head = [node.get_grad(name) for node in self.model.walk() for name in node.param_names
-                if node.has_grad(name)]
-        xp = self.model.ops.xp
-        square = sum(float(xp.square(g).sum()) for g in head) + shim.grad_square_sum()
-        norm = square ** 0.5
-        if norm > clip:
-            factor = clip / (norm + 1e-6)
-            for g in head:
-                g *= factor
-            shim.scale_grads(factor)
+            return False
+        # The head's gradients as torch tensors over the same memory (no
+        # copy: numpy through from_numpy, cupy through DLPack).
+        grads = shim.gradients() + [
+            xp2torch(node.get_grad(name)) for node in self.model.walk() for name in node.param_names
+            if node.has_grad(name)
+        ]
+        clip_by_global_norm(grads, clip, on_host=shim.device.type == "cpu")
         shim.mark_clipped_globally()
+        return True
 
     def _update_chunks(self, examples: List[Example]) -> List[Tuple[List[Example], float]]:
         """The passes one update makes over a batch: (examples, weight of

@@ -450,14 +450,14 @@ class BertEntityRecognizer(BertPipe):
         ))
         self._warned_misaligned = True
 
-    def get_loss(self, examples: Iterable[Example], scores: List[Floats2d]) -> Tuple[float, List[Floats2d]]:
+    def _loss(self, examples: List[Example], scores: List[Floats2d]) -> Tuple[Any, List[Floats2d]]:
         """Cross-entropy of the gold tags over the tokens that have wordpieces
-        and known, aligned annotation, averaged over those tokens.
+        and known, aligned annotation, averaged over those tokens; per doc, its
+        gradient with respect to the tag probabilities.
 
-        RETURNS (Tuple[float, List[Floats2d]]): The loss and, per doc, its
-            gradient with respect to the logits.
+        Computed where the scores are, without reading them back to the host
+        (a token without wordpieces has a row of zeros: masked out there).
         """
-        examples = list(examples)
         ops = self.model.ops
         xp = ops.xp
         gold, misaligned = self._gold(examples)
@@ -465,18 +465,15 @@ class BertEntityRecognizer(BertPipe):
         if not scores:
             return 0.0, []
         probs = xp.concatenate([ops.asarray2f(s) for s in scores])
-        seen = ops.to_numpy(probs.sum(axis=1) > 0)
-        keep = numpy.flatnonzero((gold >= 0) & seen)
+        known = gold >= 0
+        cols = ops.asarray1i(numpy.where(known, gold, 0))
+        rows = xp.arange(len(gold))
+        mask = ops.asarray1f(known.astype("float32")) * (probs.sum(axis=1) > 0)
+        n = xp.maximum(mask.sum(), 1.0)
         d_probs = probs.copy()
-        rows = ops.asarray1i(keep)
-        cols = ops.asarray1i(gold[keep])
         d_probs[rows, cols] -= 1.0
-        mask = ops.alloc1f(len(gold))
-        mask[rows] = 1.0
-        d_probs *= mask[:, None]
-        n = max(len(keep), 1)
-        d_probs /= n
-        loss = -float(xp.log(xp.clip(probs[rows, cols], _MIN_PROB, None)).sum()) / n
+        d_probs *= (mask / n)[:, None]
+        loss = -(xp.log(xp.clip(probs[rows, cols], _MIN_PROB, None)) * mask).sum() / n
         lengths = numpy.cumsum([len(s) for s in scores])[:-1]
         return loss, list(xp.split(d_probs, lengths.tolist()))
 

@@ -474,15 +474,12 @@ class BertQuestionAnswerer(BertPipe):
         chunks.append((current, rows / total))
         return chunks
 
-    def get_loss(self, examples: Iterable[Example], scores: SpanLogits) -> Tuple[float, Floats3d]:
+    def _loss(self, examples: List[Example], scores: SpanLogits) -> Tuple[Any, Floats3d]:
         """Cross-entropy of the gold start and end wordpieces over each
         window's wordpieces (padding excluded), mean of the two, averaged over
-        the windows, as BertForQuestionAnswering computes it.
-
-        RETURNS (Tuple[float, Floats3d]): The loss and its gradient with
-            respect to the logits.
+        the windows, as BertForQuestionAnswering computes it; and its gradient
+        with respect to the logits.
         """
-        examples = list(examples)
         ops = self.model.ops
         xp = ops.xp
         logits = scores.logits
@@ -501,7 +498,7 @@ class BertQuestionAnswerer(BertPipe):
         row_index = xp.arange(rows)
         truth[row_index, xp.asarray(starts), 0] = 1.0
         truth[row_index, xp.asarray(ends), 1] = 1.0
-        loss = -float((truth * xp.where(mask, log_probs, 0.0)).sum()) / (2 * rows)
+        loss = -(truth * xp.where(mask, log_probs, 0.0)).sum() / (2 * rows)
         d_logits = ((probs - truth) / (2 * rows)).astype("float32")
         return loss, d_logits
 

@@ -221,8 +221,8 @@ class BertTextCategorizer(BertPipe):
                         component=self.name, index=i, n=len(positives), labels=positives
                     ))
 
-    def get_loss(self, examples: Iterable[Example], scores: Floats2d) -> Tuple[float, Floats2d]:
-        examples = list(examples)
+    def _loss(self, examples: List[Example], scores: Floats2d) -> Tuple[Any, Floats2d]:
+        """Cross-entropy (log loss with multi_label), averaged over the docs."""
         ops = self.model.ops
         truths = ops.asarray2f(self._truths(examples))
         d_scores = (scores - truths) / len(examples)
@@ -231,7 +231,7 @@ class BertTextCategorizer(BertPipe):
             loss = -(truths * ops.xp.log(probs) + (1 - truths) * ops.xp.log(1 - probs)).sum()
         else:
             loss = -(truths * ops.xp.log(probs)).sum()
-        return float(loss) / len(examples), d_scores
+        return loss / len(examples), d_scores
 
     def initialize(
         self,
