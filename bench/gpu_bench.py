@@ -40,6 +40,10 @@ ARCH_DIR = ROOT / ".whl" / "minilm-l6-arch"
 SIZES = {
     "minilm": {},  # the packaged model's config as it is
     "base": {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 3072},
+    # The packaged depth at 1/12 of its width: almost no arithmetic, so a CPU
+    # dry run with it measures the host-side work per step (what bounds
+    # MiniLM's steps on an H100: see BENCHMARKS.md, GPU).
+    "narrow": {"hidden_size": 32, "num_attention_heads": 2, "intermediate_size": 64},
 }
 
 
@@ -154,15 +158,17 @@ def rate(stamps: List[float], warm: int, batch: int) -> Optional[float]:
 
 def run_spacy(kind: str, encoder: Path, train: Path, dev: Path, *, steps: int, bf16: bool, batch: int,
               warm: int, log_dir: Path, gpu: bool = True, profile: Optional[Path] = None,
-              encoder_overrides: Optional[Dict[str, str]] = None) -> Dict:
+              encoder_overrides: Optional[Dict[str, str]] = None, pyspy: Optional[Path] = None) -> Dict:
     """One ``spacy train`` subprocess; with profile, under cProfile, and the
-    top functions written to that file (the rate is then not comparable)."""
+    top functions written to that file; with pyspy, sampled by py-spy into
+    that file (collapsed stacks). The rate of a profiled run is not comparable."""
     config, name = COMPONENTS[kind]
     step_log = log_dir / f"steps-{kind}-{'bf16' if bf16 else 'fp32'}.json"
     step_log.unlink(missing_ok=True)  # never read an earlier variant's stamps
     prefix = [sys.executable]
     if profile is not None:
         prefix += ["-m", "cProfile", "-o", str(log_dir / "spacy-train.pstats")]
+    prefix = _pyspy_prefix(pyspy) + prefix
     cmd = prefix + [
         "-m", "spacy", "train", str(ROOT / "configs" / config), "--gpu-id", "0" if gpu else "-1",
         "--code", str(ROOT / "bench" / "gpu_step_clock.py"),
@@ -193,6 +199,16 @@ def run_spacy(kind: str, encoder: Path, train: Path, dev: Path, *, steps: int, b
             "peak_gpu_mb": log["peak_gpu_mb"], "wall_seconds": wall}
 
 
+def _pyspy_prefix(out: Optional[Path]) -> List[str]:
+    """py-spy sampling a subprocess from its start: every thread, waits
+    included (--idle: a host blocked on the GPU shows where it waits), without
+    pausing the program to take a sample (--nonblocking)."""
+    if out is None:
+        return []
+    return [os.environ.get("PYSPY", "py-spy"), "record", "--idle", "--nonblocking", "--rate", "200",
+            "--format", "raw", "--output", str(out), "--"]
+
+
 def _write_profile(stats_file: Path, out: Path) -> None:
     import io
     import pstats
@@ -203,10 +219,11 @@ def _write_profile(stats_file: Path, out: Path) -> None:
         text.write(f"\n=== sorted by {key} ===\n")
         stats.sort_stats(key).print_stats(45)
     out.write_text(text.getvalue())
+    out.with_suffix(".pstats").write_bytes(stats_file.read_bytes())  # for callers/callees afterwards
 
 
 def run_hf_process(kind: str, encoder: Path, n_items: int, *, steps: int, bf16: bool, batch: int, warm: int,
-                   group_by_length: bool, gpu: bool, log_dir: Path) -> Dict:
+                   group_by_length: bool, gpu: bool, log_dir: Path, pyspy: Optional[Path] = None) -> Dict:
     """run_hf in a subprocess of its own (as spacy train runs), so that
     neither its start-up nor kernel caches (cuDNN plans, cuBLAS heuristics)
     carry over from one run to the next; a failure becomes a row."""
@@ -214,8 +231,8 @@ def run_hf_process(kind: str, encoder: Path, n_items: int, *, steps: int, bf16: 
             "batch": batch, "warm": warm, "group_by_length": group_by_length, "gpu": gpu,
             "out": str(log_dir / "hf-result.json")}
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--hf-worker", json.dumps(spec)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(_pyspy_prefix(pyspy) + [sys.executable, str(Path(__file__).resolve()), "--hf-worker",
+                                                  json.dumps(spec)], capture_output=True, text=True)
     wall = time.perf_counter() - start
     result_file = Path(spec["out"])
     if proc.returncode != 0 or not result_file.exists():
@@ -309,6 +326,11 @@ def main(argv: Optional[List[str]] = None) -> int:
                         "defaults before 2026-11-27)")
     p.add_argument("--profile", default=None,
                    help="also run spacy train for the first kind with bf16 under cProfile; top functions to this file")
+    p.add_argument("--peers", default="hf,hf-grouped",
+                   help="Trainer runs beside bertft's: hf (as users run it) and/or hf-grouped (group_by_length)")
+    p.add_argument("--pyspy", default=None,
+                   help="folder: also run bertft and the Trainer for the first kind in the last precision under "
+                        "py-spy (binary from $PYSPY or PATH), collapsed stacks to pyspy-<system>.txt there")
     p.add_argument("--hf-worker", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.hf_worker:
@@ -317,6 +339,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     unknown = set(args.precisions.split(",")) - {"fp32", "bf16"}
     if unknown:
         p.error(f"--precisions takes fp32 and/or bf16, not {', '.join(sorted(unknown))}")
+    peers = [] if args.peers == "none" else args.peers.split(",")
+    if set(peers) - {"hf", "hf-grouped"}:
+        p.error(f"--peers takes hf and/or hf-grouped (or none), not {args.peers}")
     import torch
     from transformers import AutoTokenizer
 
@@ -367,12 +392,23 @@ def main(argv: Optional[List[str]] = None) -> int:
                             warm=args.warm, log_dir=tmp, gpu=gpu, encoder_overrides=overrides)))
                         _print_row(_row(size, kind, runs[-1], tpe, n_params, peak))
                         save(rows + [_row(size, kind, run, tpe, n_params, peak) for run in runs])
-                    for grouped in (False, True):
+                    for grouped in [g for g, peer in ((False, "hf"), (True, "hf-grouped")) if peer in peers]:
                         runs.append((f"HF Trainer{' grouped' if grouped else ''}", bf16, run_hf_process(
                             kind, encoder, len(items), steps=args.steps, bf16=bf16, batch=args.batch_size,
                             warm=args.warm, group_by_length=grouped, gpu=gpu, log_dir=tmp)))
                         _print_row(_row(size, kind, runs[-1], tpe, n_params, peak))
                         save(rows + [_row(size, kind, run, tpe, n_params, peak) for run in runs])
+                if args.pyspy and first and size == args.sizes.split(",")[0]:
+                    folder = Path(args.pyspy)
+                    folder.mkdir(parents=True, exist_ok=True)
+                    sampled = run_spacy(kind, encoder, train, dev, steps=args.steps, bf16=precisions[-1],
+                                        batch=args.batch_size, warm=args.warm, log_dir=tmp, gpu=gpu,
+                                        pyspy=folder / "pyspy-bertft.txt")
+                    print(f"py-spy over spacy train ({kind}): {sampled['status']}", flush=True)
+                    sampled = run_hf_process(kind, encoder, len(items), steps=args.steps, bf16=precisions[-1],
+                                             batch=args.batch_size, warm=args.warm, group_by_length=False,
+                                             gpu=gpu, log_dir=tmp, pyspy=folder / "pyspy-trainer.txt")
+                    print(f"py-spy over the Trainer ({kind}): {sampled['status']}", flush=True)
                 if args.profile and kind == args.kinds.split(",")[0] and size == args.sizes.split(",")[0]:
                     profiled = run_spacy(kind, encoder, train, dev, steps=args.steps, bf16=gpu,
                                          batch=args.batch_size, warm=args.warm, log_dir=tmp, gpu=gpu,

@@ -4,7 +4,9 @@
 #     bash bench/fetch_gpu_wheels.sh
 # then run on the device from the repository root, carrying ".whl":
 #     bash bench/gpu_check.sh            # writes $OUT/gpu_bench.json and $OUT/gpu_bench.log
-# Steps per run: STEPS (default 100); encoder sizes: SIZES (default "minilm",
+# Steps per run: STEPS (default 100); kinds: KINDS (default cls,pair,ner,qa);
+# PYSPY=1 samples the first kind's bertft and Trainer runs with py-spy;
+# encoder sizes: SIZES (default "minilm",
 # the packaged architecture; "minilm,base" adds BERT-base widths, ~2x longer).
 # Budget: under 8 minutes in all (the benchmark itself is cut at LIMIT seconds).
 set -euo pipefail
@@ -24,6 +26,14 @@ tar -xJf .whl/site-cp312.tar.xz -C /tmp/site
 PYTHONPATH=/tmp/site python3 -m pip install -q --no-index --no-deps --no-build-isolation --no-compile \
   --target /tmp/site-project .
 export PYTHONPATH=/tmp/site-project:/tmp/site
+PYSPY_ARGS=()
+if [ -n "${PYSPY:-}" ]; then
+  # PYSPY=1: the first kind once more for bertft and the Trainer under py-spy
+  # (collapsed stacks, gzipped into $OUT; summarise with bench/pyspy_summary.py).
+  python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/pyspy .whl/py_spy-*.whl
+  export PYSPY=/tmp/pyspy/bin/py-spy
+  PYSPY_ARGS=(--pyspy "$OUT")
+fi
 echo "installed in $(( $(date +%s) - START )) s"
 
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
@@ -39,8 +49,9 @@ PY
 status=0
 timeout "${LIMIT:-400}" python3 bench/gpu_bench.py --steps "${STEPS:-100}" --warm "${WARM:-10}" \
   --sizes "${SIZES:-minilm}" --kinds "${KINDS:-cls,pair,ner,qa}" ${PROFILE:+--profile "$OUT/profile-spacy-train.txt"} \
-  ${BENCH_ARGS:-} \
+  ${BENCH_ARGS:-} ${PYSPY_ARGS[@]+"${PYSPY_ARGS[@]}"} \
   --out "$OUT/gpu_bench.json" 2>&1 | tee "$OUT/gpu_bench.log" \
   | grep --line-buffered -v -e "^Some weights" -e "^You should" -e "^{'train_runtime'" || status=$?
+gzip -f "$OUT"/pyspy-*.txt 2>/dev/null || true
 echo "gpu_check done in $(( $(date +%s) - START )) s (status ${status})"
 exit "$status"
