@@ -1,9 +1,14 @@
 """What reading training data costs spaCy's training loop per example: the
 ``spacy.Corpus.v1`` reader (DocBin -> Doc -> Example, ``make_doc`` of each
-text) over the same SST-2 docs saved with and without ``store_user_data``,
-and this plugin's ``spacy-bertft.Corpus.v1``, which leaves user_data out.
+text) over the same docs (SST-2 by default) saved with and without
+``store_user_data``, and this plugin's ``spacy-bertft.Corpus.v1``, which
+leaves user_data out and looks srsly's decoders up once per file.
 
     python bench/docbin_read.py --n-train 8000 --rounds 3
+    python bench/docbin_read.py --task mrpc --rounds 3     # pair docs: span groups
+
+Pair and QA docs carry span groups (``doc.spans["segments"]``), which spaCy
+decodes with the same lookup, twice per group, whatever user_data holds.
 
 With ``store_user_data=True`` spaCy decodes each doc's user_data with
 ``srsly.msgpack_loads``, which looks up srsly's msgpack decoders through
@@ -27,6 +32,7 @@ from bench.common import DEFAULT_DATA_DIR  # noqa: E402
 
 def main(argv: Optional[List[str]] = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--task", default="sst2", choices=["sst2", "mrpc", "rte"])
     p.add_argument("--n-train", type=int, default=8000)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR))
@@ -40,13 +46,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     from spacy_bertft.corpus import Corpus as BertftCorpus
 
     nlp = spacy.blank("en")
-    data = load_task("sst2", args.data_dir, args.n_train, 8)
+    data = load_task(args.task, args.data_dir, args.n_train, 8)
     with tempfile.TemporaryDirectory() as tmp:
         train, _, _ = write_docbins(nlp, data, Path(tmp))  # as the benchmarks write them
         docs = list(DocBin().from_disk(train).get_docs(nlp.vocab))
         plain = Path(tmp) / "plain.spacy"
         DocBin(store_user_data=False, docs=docs).to_disk(plain)
-        print(f"{len(docs)} SST-2 training docs; user_data of the first: {docs[0].user_data!r}")
+        print(f"{len(docs)} {args.task} training docs; user_data of the first: {docs[0].user_data!r}; "
+              f"span groups: {sorted(docs[0].spans)}")
         medians = {}
         runs = (("spacy.Corpus.v1, store_user_data=True (bench/spacy_side.py)", train, Corpus),
                 ("spacy.Corpus.v1, store_user_data=False", plain, Corpus),

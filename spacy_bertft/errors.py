@@ -453,5 +453,5 @@ class Errors(metaclass=ErrorsWithCodes):
         "use an encoder with longer inputs."
     )
     E167 = (
-        "{name} must be an integer >= 0 (0: no limit), got {value!r}."
+        "{name} must be an integer >= 0 (0: no limit) or null (the default for the device), got {value!r}."
     )

@@ -62,3 +62,32 @@ def test_registered_reader_and_missing_path(corpus_dir):
     assert len(list(create(str(corpus_dir), shuffle=True)(nlp))) == 9
     with pytest.raises(ValueError, match="E025"):
         create(None)
+
+
+def test_span_groups_decoded_with_the_decoders_looked_up_once(corpus_dir, monkeypatch):
+    # srsly's registry is asked once per file (not twice per span group of
+    # every doc), and answers as before between docs and afterwards.
+    from srsly.msgpack import msgpack_decoders
+
+    calls = []
+    real = type(msgpack_decoders).get_all
+
+    def counting(self):
+        calls.append(1)
+        return real(self)
+
+    monkeypatch.setattr(type(msgpack_decoders), "get_all", counting)
+    nlp = spacy.blank("en")
+    examples = []
+    for eg in Corpus(corpus_dir)(nlp):
+        assert "get_all" not in vars(msgpack_decoders)  # the consumer sees the registry as it is
+        examples.append(eg)
+    ours = len(calls)
+    calls.clear()
+    theirs = list(SpacyCorpus(corpus_dir)(nlp))
+    # spaCy's reader asks at least twice per doc with a span group (9 docs);
+    # this one a few times per file (2 files), whatever their length
+    assert len(calls) >= 18 and ours <= 6
+    for a, b in zip(examples, theirs):
+        assert [(s.start, s.end) for s in a.reference.spans["segments"]] == \
+            [(s.start, s.end) for s in b.reference.spans["segments"]] == [(0, 2)]

@@ -154,7 +154,7 @@ def make_qa_scorer() -> Callable:
         "max_answer_length": 30,
         "null_threshold": None,
         "predict_batch_size": 64,
-        "max_windows_per_pass": 16,
+        "max_windows_per_pass": None,
         "scorer": {"@scorers": "spacy-bertft.qa_scorer.v1"},
     },
     default_score_weights={"qa_f1": 1.0, "qa_exact_match": 0.0},
@@ -169,7 +169,7 @@ def make_bert_qa(
     max_answer_length: int,
     null_threshold: Optional[float],
     predict_batch_size: int,
-    max_windows_per_pass: int = 16,
+    max_windows_per_pass: Optional[int] = None,
     scorer: Optional[Callable] = None,
 ) -> "BertQuestionAnswerer":
     """Extractive question answering over two-segment docs (question,
@@ -190,7 +190,10 @@ def make_bert_qa(
         more windows (length-grouped batches put the long contexts together)
         is split into passes whose gradients are accumulated into the same
         update, so peak memory stays that of a batch of this many windows.
-        0: no limit.
+        0: no limit. None (default): by the encoder's device, 16 on CPU (peak
+        memory, and faster there: see docs/design.md), 32 on GPU (the
+        configs' batch of 32 questions with short contexts in one pass: on
+        a GPU a small model's pass costs its kernel launches, whatever its size).
     """
     return BertQuestionAnswerer(
         nlp.vocab, model, name, answers_key=answers_key, n_best=n_best,
@@ -244,13 +247,14 @@ class BertQuestionAnswerer(BertPipe):
         null_threshold: Optional[float] = None,
         scorer: Optional[Callable] = None,
         predict_batch_size: int = 64,
-        max_windows_per_pass: int = 16,
+        max_windows_per_pass: Optional[int] = None,
     ) -> None:
         for option, value in (("n_best", n_best), ("max_answer_length", max_answer_length)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(Errors.E160.format(name=option, value=value))
-        if isinstance(max_windows_per_pass, bool) or not isinstance(max_windows_per_pass, int) \
-                or max_windows_per_pass < 0:
+        if max_windows_per_pass is not None and (
+                isinstance(max_windows_per_pass, bool) or not isinstance(max_windows_per_pass, int)
+                or max_windows_per_pass < 0):
             raise ValueError(Errors.E167.format(name="max_windows_per_pass", value=max_windows_per_pass))
         super().__init__(
             vocab, model, name, scorer=scorer, predict_batch_size=predict_batch_size,
@@ -451,11 +455,18 @@ class BertQuestionAnswerer(BertPipe):
         # predict_batch_size counts windows, as the HF pipeline's batch size does
         return max(1, int(self.cfg["predict_batch_size"]))
 
+    def _windows_per_pass(self) -> int:
+        """max_windows_per_pass, or its default for the encoder's device."""
+        setting = self.cfg.get("max_windows_per_pass")
+        if setting is None:
+            return 32 if self.encoder_shim.device.type == "cuda" else 16
+        return int(setting)
+
     def _update_chunks(self, examples: List[Example]) -> List[Tuple[List[Example], float]]:
         """Split a batch whose windows exceed ``max_windows_per_pass`` into
         passes of whole questions, each weighted by its share of the windows
         (the loss is a mean over windows, as in BertForQuestionAnswering)."""
-        limit = int(self.cfg.get("max_windows_per_pass") or 0)
+        limit = self._windows_per_pass()
         if limit <= 0 or len(examples) <= 1:
             return [(examples, 1.0)]
         counts = self._windows_per_doc([eg.predicted for eg in examples])

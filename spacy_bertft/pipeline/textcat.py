@@ -2,6 +2,7 @@
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy
+from spacy.attrs import IS_SPACE
 from spacy.language import Language
 from spacy.scorer import Scorer
 from spacy.tokens import Doc
@@ -209,7 +210,9 @@ class BertTextCategorizer(BertPipe):
 
     def validate_training_examples(self, examples: Sequence[Example]) -> None:
         for i, eg in enumerate(examples):
-            if not eg.reference.text.strip():
+            # Blank text: every token is whitespace (what text.strip() tests,
+            # without building the text of every doc at every update).
+            if not len(eg.reference) or eg.reference.to_array(IS_SPACE).all():
                 raise ValueError(Errors.E008.format(component=self.name, index=i))
             cats = eg.reference.cats
             if not cats:

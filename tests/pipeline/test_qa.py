@@ -3,6 +3,7 @@ from pathlib import Path
 import numpy
 import pytest
 import spacy
+import torch
 from spacy.tokens import DocBin, SpanGroup
 from spacy.training import Example
 from thinc.api import Adam, fix_random_seed
@@ -168,6 +169,22 @@ def test_qa_windows_per_pass_accumulates_the_same_gradient(tiny_encoder):
     assert all(numpy.allclose(a, b, atol=1e-6) for a, b in zip(torch_a, torch_b))
     with pytest.raises(ValueError, match="E167"):
         make_nlp(tiny_encoder, max_windows_per_pass=-1)
+
+
+def test_qa_windows_per_pass_default_depends_on_the_device(tiny_encoder, monkeypatch):
+    # null: 16 windows on CPU (memory); 32 on GPU, where a pass costs its
+    # kernel launches whatever its size; a number is kept as set
+    qa = make_nlp(tiny_encoder).get_pipe("qa")
+    assert qa.cfg["max_windows_per_pass"] is None
+    assert qa._windows_per_pass() == 16
+    assert make_nlp(tiny_encoder, max_windows_per_pass=5).get_pipe("qa")._windows_per_pass() == 5
+    assert make_nlp(tiny_encoder, max_windows_per_pass=0).get_pipe("qa")._windows_per_pass() == 0
+
+    class OnGPU:
+        device = torch.device("cuda")
+
+    monkeypatch.setattr(type(qa), "encoder_shim", property(lambda self: OnGPU()))
+    assert qa._windows_per_pass() == 32
 
 
 def test_qa_prediction_batches_count_windows(tiny_encoder):

@@ -98,9 +98,10 @@ def test_textcat_bad_training_data(tiny_encoder):
     unknown = Example.from_dict(nlp.make_doc("I love it"), {"cats": {"POS": 1.0, "MEH": 0.0}})
     with pytest.raises(ValueError, match=r"doc 1 .*'MEH'"):
         nlp.update([examples[0], unknown])
-    empty = Example.from_dict(nlp.make_doc(""), {"cats": {"POS": 1.0, "NEG": 0.0}})
-    with pytest.raises(ValueError, match="doc 0 .*empty text"):
-        nlp.update([empty])
+    for text in ("", " \n\t ", "\u00a0"):  # empty, or whitespace only
+        empty = Example.from_dict(nlp.make_doc(text), {"cats": {"POS": 1.0, "NEG": 0.0}})
+        with pytest.raises(ValueError, match="doc 1 .*empty text"):
+            nlp.update([examples[0], empty])
     unannotated = Example.from_dict(nlp.make_doc("a film"), {})
     with pytest.raises(ValueError, match="doc 0 .*no annotation"):
         nlp.update([unannotated])
