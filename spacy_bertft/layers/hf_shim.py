@@ -355,6 +355,11 @@ class HFShim(PyTorchShim):
         caller that clips them scales them in place)."""
         return [p.grad for p in self._model.parameters() if p.grad is not None]
 
+    def discard_gradients(self) -> None:
+        """Drop the accumulated gradients (as zero_grad(set_to_none=True))."""
+        for param in self._model.parameters():
+            param.grad = None
+
     def mark_clipped_globally(self) -> None:
         """The caller clipped these gradients in one norm with its own (see
         ``clips_globally``): the next ``finish_update`` does not clip again."""
