@@ -3,7 +3,7 @@
 # prints the markdown (bench/report.py) at the end.
 #
 #   bash bench/all.sh                 # everything (CPU: many hours on 2 cores)
-#   bash bench/all.sh sst2 mrpc       # some parts: sst2 sst2-seeds sst2-pooling pooler cls mrpc rte conll squad squad-600 augment ab ab-squad lr significance
+#   bash bench/all.sh sst2 mrpc       # some parts: sst2 sst2-seeds sst2-pooling pooler cls mrpc rte conll squad squad-600 augment ab ab-squad ab-bf16 sst2-bf16 lr significance
 #
 # DATA (default ../shared/data), PY (default .venv/bin/python) and RESULTS
 # (default bench/results) can be set in the environment.
@@ -63,6 +63,13 @@ for part in "${PARTS[@]}"; do
     ab-squad)  # the same for QA, on the squad part's fine-tuned pipeline, its 600 eval questions
       "$PY" bench/infer_ab.py "$R/models-squad/bertft" --task squad --n-eval 600 --data-dir "$DATA" --rounds 5 \
         --out "$R/infer_ab-squad.json" ;;
+    ab-bf16)  # CPU bfloat16 autocast (the encoder's cpu_bf16) in the A/B, both systems, SQuAD and SST-2
+      "$PY" bench/infer_ab.py "$R/models-squad/bertft" --task squad --n-eval 600 --data-dir "$DATA" --rounds 5 \
+        --cpu-bf16 --out "$R/infer_ab-squad-bf16.json"
+      "$PY" bench/infer_ab.py "$R/models-sst2/bertft" --task sst2 --data-dir "$DATA" --rounds 5 \
+        --cpu-bf16 --out "$R/infer_ab-sst2-bf16.json" ;;
+    sst2-bf16)  # SST-2 with every system under bfloat16 autocast on CPU (bertft's cpu_bf16, the Trainer's bf16)
+      run sst2 --bf16 --peers hf,hf-grouped,torch --out "$R/sst2-cpu-bf16.json" ;;
     lr)  # learning rates as the BERT paper contrasts them, SST-2 2000 rows, 1 epoch
       "$PY" bench/lr_sweep.py sst2 --n-train 2000 --epochs 1 --lrs 1e-3,2e-5,1e-6 --peers hf --data-dir "$DATA" \
         --out "$R/lr_sweep-sst2.json" ;;

@@ -205,7 +205,7 @@ def _pyspy_prefix(out: Optional[Path]) -> List[str]:
     pausing the program to take a sample (--nonblocking)."""
     if out is None:
         return []
-    return [os.environ.get("PYSPY", "py-spy"), "record", "--idle", "--nonblocking", "--rate", "200",
+    return [os.environ.get("PYSPY_BIN", "py-spy"), "record", "--idle", "--nonblocking", "--rate", "200",
             "--format", "raw", "--output", str(out), "--"]
 
 
@@ -327,10 +327,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--profile", default=None,
                    help="also run spacy train for the first kind with bf16 under cProfile; top functions to this file")
     p.add_argument("--peers", default="hf,hf-grouped",
-                   help="Trainer runs beside bertft's: hf (as users run it) and/or hf-grouped (group_by_length)")
+                   help="Trainer runs beside bertft's: hf (as users run it) and/or hf-grouped "
+                        "(group_by_length), or none")
     p.add_argument("--pyspy", default=None,
                    help="folder: also run bertft and the Trainer for the first kind in the last precision under "
-                        "py-spy (binary from $PYSPY or PATH), collapsed stacks to pyspy-<system>.txt there")
+                        "py-spy (binary from $PYSPY_BIN or PATH), collapsed stacks to pyspy-<system>.txt there")
     p.add_argument("--hf-worker", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.hf_worker:

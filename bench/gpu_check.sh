@@ -31,7 +31,7 @@ if [ -n "${PYSPY:-}" ]; then
   # PYSPY=1: the first kind once more for bertft and the Trainer under py-spy
   # (collapsed stacks, gzipped into $OUT; summarise with bench/pyspy_summary.py).
   python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/pyspy .whl/py_spy-*.whl
-  export PYSPY=/tmp/pyspy/bin/py-spy
+  export PYSPY_BIN=/tmp/pyspy/bin/py-spy
   PYSPY_ARGS=(--pyspy "$OUT")
 fi
 echo "installed in $(( $(date +%s) - START )) s"

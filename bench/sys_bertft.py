@@ -77,9 +77,11 @@ def build_config(settings: Settings, data: TaskData, train_path: Path, dev_path:
                 overrides[f"components.{name}.model.{key}"] = settings.stride
     if settings.pooling:
         overrides[f"components.{name}.model.pooling"] = settings.pooling
-    if settings.bf16:
+    if settings.bf16 and settings.device == "cuda":
         overrides[f"components.{name}.model.encoder.mixed_precision"] = True
         overrides[f"components.{name}.model.encoder.amp_dtype"] = "bfloat16"
+    elif settings.bf16:
+        overrides[f"components.{name}.model.encoder.cpu_bf16"] = True
     return load_config(path, overrides=overrides, interpolate=False), name, overrides
 
 

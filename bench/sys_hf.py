@@ -145,13 +145,18 @@ def pipeline_inference(settings: Settings, data: TaskData, model, tokenizer):
     batch size as the spaCy systems. RETURNS: (predictions, seconds)."""
     from transformers import pipeline
 
+    import torch
+
     device = 0 if settings.device == "cuda" else -1
     bs = settings.infer_batch_size
     kind = data.kind
     model.eval()
+    # With bf16 the Trainer trained under autocast; its pipeline predicts
+    # under the same autocast (the model's weights stay float32).
+    autocast = torch.autocast(device_type=settings.device, dtype=torch.bfloat16, enabled=settings.bf16)
     if kind in ("cls", "pair"):
         pipe = pipeline("text-classification", model=model, tokenizer=tokenizer, device=device)
-        with Timer(device >= 0) as timer:
+        with Timer(device >= 0) as timer, autocast:
             if kind == "cls":
                 inputs = [x.text for x in data.eval]
             else:
@@ -161,12 +166,12 @@ def pipeline_inference(settings: Settings, data: TaskData, model, tokenizer):
     elif kind == "ner":
         pipe = pipeline("token-classification", model=model, tokenizer=tokenizer, device=device,
                         aggregation_strategy="first")
-        with Timer(device >= 0) as timer:
+        with Timer(device >= 0) as timer, autocast:
             outputs = pipe([x.text for x in data.eval], batch_size=bs)
         predictions = [{(int(e["start"]), int(e["end"]), e["entity_group"]) for e in o} for o in outputs]
     else:
         pipe = pipeline("question-answering", model=model, tokenizer=tokenizer, device=device)
-        with Timer(device >= 0) as timer:
+        with Timer(device >= 0) as timer, autocast:
             outputs = pipe(question=[x.question for x in data.eval], context=[x.context for x in data.eval],
                            batch_size=bs, max_answer_len=30, doc_stride=settings.stride,
                            max_seq_len=settings.max_length, top_k=1)

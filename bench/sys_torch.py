@@ -131,7 +131,7 @@ def run(settings: Settings, data: TaskData) -> Dict[str, Any]:
         return max(0.0, (n_total - step) / max(1, n_total - n_warmup))
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
-    autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=settings.bf16 and cuda)
+    autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=settings.bf16)
     ce = torch.nn.CrossEntropyLoss(ignore_index=-100)
     get_length = wordpiece_length(tokenizer)
     steps = 0

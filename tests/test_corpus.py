@@ -73,7 +73,8 @@ def test_span_groups_decoded_with_the_decoders_looked_up_once(corpus_dir, monkey
     real = type(msgpack_decoders).get_all
 
     def counting(self):
-        calls.append(1)
+        if self is msgpack_decoders:  # not spaCy's own registries
+            calls.append(1)
         return real(self)
 
     monkeypatch.setattr(type(msgpack_decoders), "get_all", counting)

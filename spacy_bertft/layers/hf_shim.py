@@ -252,6 +252,7 @@ class HFShim(PyTorchShim):
         grad_scaler_config: Optional[Dict[str, Any]] = None,
         torch_optimizer: bool = True,
         attention_backends: Optional[Sequence[str]] = None,
+        cpu_bf16: bool = False,
     ):
         if amp_dtype not in _AMP_DTYPES:
             raise ValueError(Errors.E014.format(dtype=amp_dtype))
@@ -267,6 +268,7 @@ class HFShim(PyTorchShim):
         self._sdpa_backends = sdpa_backends(attention_backends)
         self._external_weights = False
         self._use_torch_optimizer = torch_optimizer
+        self.cpu_bf16 = cpu_bf16
         self._torch_opt: Optional[torch.optim.Optimizer] = None
         self._torch_opt_owner: Optional[int] = None
         # Set by the caller of gradients() when it has clipped them together
@@ -294,7 +296,9 @@ class HFShim(PyTorchShim):
 
     def _run_context(self) -> contextlib.ExitStack:
         """Autocast (with mixed precision) and, on GPU, the attention kernels
-        torch may choose (the backward uses the kernel its forward chose)."""
+        torch may choose (the backward uses the kernel its forward chose).
+        On CPU, bfloat16 autocast with cpu_bf16 (its own switch: a config
+        trained with mixed precision on GPU runs as before on CPU)."""
         with contextlib.ExitStack() as stack:
             if self.device.type == "cuda":
                 if self._mixed_precision:
@@ -303,6 +307,8 @@ class HFShim(PyTorchShim):
                     from torch.nn.attention import sdpa_kernel
 
                     stack.enter_context(sdpa_kernel(self._sdpa_backends))
+            elif self.cpu_bf16 and self.device.type == "cpu":
+                stack.enter_context(torch.autocast(device_type="cpu", dtype=torch.bfloat16))
             # Handed to the caller's with; exited here only if entering failed.
             return stack.pop_all()
 
@@ -354,6 +360,11 @@ class HFShim(PyTorchShim):
         """The encoder's accumulated gradients (the tensors themselves: a
         caller that clips them scales them in place)."""
         return [p.grad for p in self._model.parameters() if p.grad is not None]
+
+    def discard_gradients(self) -> None:
+        """Drop the accumulated gradients (as zero_grad(set_to_none=True))."""
+        for param in self._model.parameters():
+            param.grad = None
 
     def mark_clipped_globally(self) -> None:
         """The caller clipped these gradients in one norm with its own (see

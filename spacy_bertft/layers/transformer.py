@@ -19,6 +19,7 @@ def hf_transformer(
     torch_optimizer: bool = True,
     pad_to_multiple_of: Optional[int] = None,
     attention_backends: Optional[Sequence[str]] = None,
+    cpu_bf16: bool = False,
 ) -> Model[WordpieceBatch, EncoderOutput]:
     shim = HFShim(
         mixed_precision=mixed_precision,
@@ -26,6 +27,7 @@ def hf_transformer(
         grad_scaler_config=grad_scaler_config,
         torch_optimizer=torch_optimizer,
         attention_backends=attention_backends,
+        cpu_bf16=cpu_bf16,
     )
     return Model(
         "hf_transformer",

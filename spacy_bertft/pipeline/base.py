@@ -13,7 +13,7 @@ from spacy.pipeline import TrainablePipe
 from spacy.tokens import Doc
 from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
-from thinc.api import Model, Optimizer, set_dropout_rate, xp2torch
+from thinc.api import Model, Optimizer, set_dropout_rate
 
 from ..errors import Errors
 from ..layers.hf_shim import HFShim
@@ -43,27 +43,50 @@ def split_passes(order: Sequence[int], rows: Sequence[int], max_docs: int, max_r
         yield chunk
 
 
-def clip_by_global_norm(grads: List[torch.Tensor], clip: float, *, on_host: bool = True) -> None:
+def clip_by_global_norm(grads: List[torch.Tensor], clip: float, *, on_host: Optional[bool] = None) -> None:
     """Scale the gradients in place so that their global L2 norm is at most
-    clip, as ``torch.nn.utils.clip_grad_norm_``. With on_host, the norm is read
-    back and the gradients left alone under the limit (free on CPU); without,
-    the factor stays on the device (1.0 under the limit): on a GPU no wait for
-    the backward pass to finish before the optimizer step is queued."""
-    if not grads:
+    clip, as ``torch.nn.utils.clip_grad_norm_`` (grouped by device, one
+    multi-tensor norm kernel per group). On CPU the norm is read back and the
+    gradients are left alone under the limit; on an accelerator the factor
+    stays on the device (1.0 under the limit), as clip_grad_norm_ computes it,
+    so the host does not wait for the backward pass to finish before it
+    queues the optimizer step. on_host chooses the branch (default: the
+    host's when every gradient is on CPU)."""
+    groups: Dict[torch.device, List[torch.Tensor]] = {}
+    for grad in grads:
+        groups.setdefault(grad.device, []).append(grad)
+    if not groups:
         return
-    # One multi-tensor kernel for all the norms, as clip_grad_norm_.
-    norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)).float())
+    devices = list(groups)
+    first = devices[0]
+    norms = [torch.linalg.vector_norm(torch.stack(torch._foreach_norm(groups[d])).float()).to(first)
+             for d in devices]
+    norm = torch.linalg.vector_norm(torch.stack(norms))
+    if on_host is None:
+        on_host = all(d.type == "cpu" for d in devices)
     if on_host:
         if float(norm) > clip:
-            torch._foreach_mul_(grads, clip / (float(norm) + 1e-6))
-    else:
-        torch._foreach_mul_(grads, torch.clamp(clip / (norm + 1e-6), max=1.0))
+            for d in devices:
+                torch._foreach_mul_(groups[d], clip / (float(norm) + 1e-6))
+        return
+    factor = torch.clamp(clip / (norm + 1e-6), max=1.0)
+    for d in devices:
+        torch._foreach_mul_(groups[d], factor.to(d))
+
+
+def grad_view(array) -> torch.Tensor:
+    """A torch tensor over the memory of a numpy or cupy gradient (no copy,
+    whatever torch's default device: scaling it scales the gradient)."""
+    if isinstance(array, numpy.ndarray):
+        return torch.from_numpy(array)
+    return torch.utils.dlpack.from_dlpack(array)
 
 
 class BertPipe(TrainablePipe):
     """Base class of the spacy-bertft components. Subclasses define
-    ``get_loss``, ``set_annotations``, ``_unbatch`` (model output -> one item
-    per doc) and ``_rebatch`` (items -> what ``set_annotations`` takes)."""
+    ``_loss`` (``get_loss`` with the loss left on the model's device: what
+    ``update`` calls), ``set_annotations``, ``_unbatch`` (model output -> one
+    item per doc) and ``_rebatch`` (items -> what ``set_annotations`` takes)."""
 
     # cfg keys that are decisions of the loading config (thresholds, n-best,
     # batch sizes), not learned state: a saved cfg does not override them.
@@ -188,15 +211,25 @@ class BertPipe(TrainablePipe):
         # Read on the host only once the backward pass is queued: on a GPU,
         # reading the loss waits for the work queued before it, and read
         # before backprop it would leave the device idle while the host
-        # queues the backward pass (HF's Trainer likewise checks its loss
-        # after backward).
+        # queues the backward pass.
         loss = float(total)
         if numpy.isnan(loss):
+            # The NaN gradients are accumulated by now: drop them, so that a
+            # caller who goes on does not apply them.
+            self._discard_gradients()
             raise ValueError(Errors.E010.format(component=self.name, n=len(examples)))
         losses[self.name] += loss
         if sgd is not None:
             self.finish_update(sgd)
         return losses
+
+    def _discard_gradients(self) -> None:
+        for node in self.model.walk():
+            for name in node.param_names:
+                if node.has_grad(name):
+                    node.get_grad(name).fill(0)
+        if self.model.has_ref("encoder") and self.encoder_shim.is_loaded:
+            self.encoder_shim.discard_gradients()
 
     def get_loss(self, examples: Iterable[Example], scores: Any) -> Tuple[float, Any]:
         """The loss of the model's output for the examples, and its gradient
@@ -246,13 +279,11 @@ class BertPipe(TrainablePipe):
         shim = self.encoder_shim
         if not shim.is_loaded or not shim.clips_globally(sgd):
             return False
-        # The head's gradients as torch tensors over the same memory (no
-        # copy: numpy through from_numpy, cupy through DLPack).
         grads = shim.gradients() + [
-            xp2torch(node.get_grad(name)) for node in self.model.walk() for name in node.param_names
+            grad_view(node.get_grad(name)) for node in self.model.walk() for name in node.param_names
             if node.has_grad(name)
         ]
-        clip_by_global_norm(grads, clip, on_host=shim.device.type == "cpu")
+        clip_by_global_norm(grads, clip)
         shim.mark_clipped_globally()
         return True
 

@@ -453,7 +453,7 @@ class BertEntityRecognizer(BertPipe):
     def _loss(self, examples: List[Example], scores: List[Floats2d]) -> Tuple[Any, List[Floats2d]]:
         """Cross-entropy of the gold tags over the tokens that have wordpieces
         and known, aligned annotation, averaged over those tokens; per doc, its
-        gradient with respect to the tag probabilities.
+        gradient with respect to the logits.
 
         Computed where the scores are, without reading them back to the host
         (a token without wordpieces has a row of zeros: masked out there).

@@ -185,7 +185,7 @@ def make_bert_qa(
     predict_batch_size (int): Windows per forward pass at prediction, as
         Hugging Face's question-answering pipeline counts its batches (a
         question with more windows goes alone).
-    max_windows_per_pass (int): Training: at most this many windows go
+    max_windows_per_pass (Optional[int]): Training: at most this many windows go
         through the encoder at once. A batch of questions whose contexts make
         more windows (length-grouped batches put the long contexts together)
         is split into passes whose gradients are accumulated into the same

@@ -199,3 +199,11 @@ def test_peak_rss_growth_keeps_the_steps_where_the_peak_grew(monkeypatch):
 
     monkeypatch.setattr(spacy_side, "_STEP_PEAKS", [1000.0, 1010.0, 1060.0, 1070.0, 1200.5, 1201.0])
     assert spacy_side.peak_rss_growth(min_step_mb=50.0) == [(0, 1000), (2, 1060), (4, 1200)]
+
+
+def test_cpu_bf16_times_both_precisions(tiny_encoder, capsys):
+    from bench.cpu_bf16 import main
+
+    assert main(["--model", tiny_encoder, "--lengths", "8", "--rounds", "1", "--batch-size", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "| 8 |" in out and "bfloat16 units:" in out

@@ -264,3 +264,54 @@ def test_gradient_clipping_is_global_over_encoder_and_head(tiny_encoder):
     # under the limit: untouched
     textcat._clip_global_norm(Adam(1e-3, grad_clip=total, use_averages=False))
     assert norms() == pytest.approx((enc1, head1))
+
+
+def test_finish_update_skips_the_per_parameter_clip_and_restores_it(tiny_encoder, monkeypatch):
+    # After the global clip, thinc's clip of each head parameter would change
+    # nothing: it is off during the update and grad_clip is restored after,
+    # also when the update fails.
+    nlp = make_nlp(tiny_encoder)
+    train(nlp, TRAIN, steps=1)
+    textcat = nlp.get_pipe("textcat")
+    examples = [Example.from_dict(nlp.make_doc(t), {"cats": c}) for t, c in TRAIN]
+    optimizer = Adam(1e-3, grad_clip=1.0, use_averages=False)
+    seen = []
+    real = type(optimizer).__call__
+
+    def spy(self, key, weights, gradient, **kwargs):
+        seen.append(self.grad_clip)
+        return real(self, key, weights, gradient, **kwargs)
+
+    monkeypatch.setattr(type(optimizer), "__call__", spy)
+    textcat.update(examples, sgd=optimizer)
+    assert seen and set(seen) == {0.0}  # the head's parameters, unclipped by thinc
+    assert optimizer.grad_clip == 1.0
+
+    def failing(self, optimizer):
+        raise RuntimeError("boom")
+
+    textcat.update(examples)
+    monkeypatch.setattr(type(textcat.encoder_shim), "finish_update", failing)
+    with pytest.raises(RuntimeError, match="boom"):
+        textcat.finish_update(optimizer)
+    assert optimizer.grad_clip == 1.0
+
+
+def test_nan_loss_is_a_clear_error_and_drops_the_gradients(tiny_encoder, monkeypatch):
+    nlp = make_nlp(tiny_encoder)
+    train(nlp, TRAIN, steps=1)
+    textcat = nlp.get_pipe("textcat")
+    examples = [Example.from_dict(nlp.make_doc(t), {"cats": c}) for t, c in TRAIN]
+    real = type(textcat)._loss
+
+    def nan_loss(self, examples, scores):
+        loss, d_scores = real(self, examples, scores)
+        return loss * float("nan"), d_scores
+
+    monkeypatch.setattr(type(textcat), "_loss", nan_loss)
+    with pytest.raises(ValueError, match="E010"):
+        textcat.update(examples)
+    assert textcat.encoder_shim.gradients() == []
+    head = [node.get_grad(name) for node in textcat.model.walk() for name in node.param_names
+            if node.has_grad(name)]
+    assert head and all(not g.any() for g in head)
