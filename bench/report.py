@@ -70,10 +70,14 @@ def render_sweep(report: dict) -> str:
 
 
 def render_ab(report: dict) -> str:
+    scores = report.get("scores", {})
     lines = [f"{report['date']} · {_machine(report)} · {report['n_inputs']} inputs, batch {report['batch_size']}, "
-             f"{report['rounds']} alternating rounds", "", "| system | median s | inputs/s |", "|---|---:|---:|"]
+             f"{report['rounds']} alternating rounds", "",
+             "| system | median s | inputs/s |" + (" scores |" if scores else ""),
+             "|---|---:|---:|" + ("---|" if scores else "")]
     for key, med in report["median_seconds"].items():
-        lines.append(f"| {key} | {med:.2f} | {report['inputs_per_s'][key]:.1f} |")
+        scored = (" " + ", ".join(f"{m} {v:.2f}" for m, v in scores[key].items()) + " |") if key in scores else ""
+        lines.append(f"| {key} | {med:.2f} | {report['inputs_per_s'][key]:.1f} |{scored}")
     if "max_logit_diff" in report:  # QA: answers (SQuAD-normalised), start/end logits
         same = (f"answers agree on {100 * report['label_agreement']:.1f}%, start/end logits differ by at most "
                 f"{report['max_logit_diff']:.2g}")
@@ -81,6 +85,10 @@ def render_ab(report: dict) -> str:
         same = (f"labels agree on {100 * report['label_agreement']:.1f}%, probabilities differ by at most "
                 f"{report['max_prob_diff']:.2g}")
     lines.append(f"\nbertft / HF pipeline: **{report['speedup_bertft_over_hf']:.2f}x**; {same}.")
+    for key, value in report.get("speedup_bf16", {}).items():
+        lines.append(f"{key}: **{value:.2f}x**.")
+    for key, value in report.get("agreement_bf16_with_fp32", {}).items():
+        lines.append(f"{key}: bf16 and float32 predictions agree on {100 * value:.1f}%.")
     return "\n".join(lines)
 
 
