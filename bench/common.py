@@ -10,7 +10,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = ROOT.parent / "shared" / "data"
@@ -119,7 +119,18 @@ def machine_info(device: str = "cpu") -> Dict[str, Any]:
     }
     if device == "cuda" and torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
+    info["cpu_bf16_flags"] = cpu_bf16_flags()
     return info
+
+
+def cpu_bf16_flags() -> List[str]:
+    """The CPU's bfloat16 features (``amx_bf16``: matrix units; ``avx512_bf16``:
+    dot-product instructions), as /proc/cpuinfo lists them; [] elsewhere."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return []
+    return sorted({flag for flag in ("amx_bf16", "avx512_bf16") if f" {flag}" in text})
 
 
 def versions() -> Dict[str, str]:

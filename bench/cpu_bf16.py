@@ -6,9 +6,11 @@ in the hidden states.
 
     python bench/cpu_bf16.py --lengths 64 256 --rounds 5
 
-CPUs with bfloat16 matrix units (Intel AMX, AVX512-BF16; ``lscpu`` lists
-``amx_bf16`` / ``avx512_bf16``) run the autocast matrix products in bf16;
-others emulate them, slower than float32.
+CPUs with bfloat16 hardware (Intel AMX matrix units, or AVX512-BF16
+dot-product instructions; ``lscpu`` lists ``amx_bf16`` / ``avx512_bf16``) run
+the autocast matrix products in bf16; others convert to and from float32
+around them, which is expected to be slower than float32 (only an AMX CPU
+was measured here).
 """
 import argparse
 import statistics
@@ -20,15 +22,7 @@ from typing import List, Optional
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import model_path  # noqa: E402
-
-
-def cpu_flags() -> List[str]:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return []
-    return sorted({flag for flag in ("amx_bf16", "avx512_bf16") if f" {flag}" in text})
+from bench.common import cpu_bf16_flags, model_path  # noqa: E402
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -44,7 +38,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     torch.manual_seed(0)
     model = AutoModel.from_pretrained(model_path(args.model)).eval()
     vocab = model.config.vocab_size
-    print(f"bfloat16 units: {', '.join(cpu_flags()) or 'none listed'}; {torch.get_num_threads()} threads")
+    print(f"bfloat16 features: {', '.join(cpu_bf16_flags()) or 'none listed'}; {torch.get_num_threads()} threads")
     print("| wordpieces per row | float32 ms | bf16 autocast ms | speed-up | max abs diff |\n|---:|---:|---:|---:|---:|")
     for length in args.lengths:
         ids = torch.randint(min(1000, vocab - 1), vocab, (args.batch_size, length))

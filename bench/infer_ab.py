@@ -196,8 +196,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     pipe_batch = max(bs, nlp.batch_size)
     answers_key = component.cfg.get("answers_key", "answers")
 
-    def run_spacy(subset):
-        docs = list(nlp.pipe(inputs_for(nlp, kind, subset), batch_size=pipe_batch))
+    # The float32 arm runs float32 whatever the pipeline was saved with (the
+    # bf16 arm below sets the encoder's cpu_bf16 for its runs only).
+    saved_cpu_bf16 = component.encoder_shim.cpu_bf16
+
+    def run_spacy(subset, bf16: bool = False):
+        component.encoder_shim.cpu_bf16 = bf16
+        try:
+            docs = list(nlp.pipe(inputs_for(nlp, kind, subset), batch_size=pipe_batch))
+        finally:
+            component.encoder_shim.cpu_bf16 = saved_cpu_bf16
         return predictions_from_docs(kind, docs, answers_key)
 
     if kind == "qa":
@@ -247,14 +255,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.cpu_bf16:
         import torch
 
-        shim = component.encoder_shim
-
         def run_spacy_bf16(subset):
-            shim.cpu_bf16 = True
-            try:
-                return run_spacy(subset)
-            finally:
-                shim.cpu_bf16 = False
+            return run_spacy(subset, bf16=True)
 
         def run_hf_bf16(subset):
             with torch.autocast("cpu", dtype=torch.bfloat16):
@@ -279,6 +281,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         "n_inputs": len(items), "batch_size": bs, "rounds": args.rounds, "seconds": times,
         "median_seconds": med, "inputs_per_s": {key: len(items) / v for key, v in med.items()},
         "speedup_bertft_over_hf": med[b] / med[a], "label_agreement": agree, **check,
+        "pipeline_cpu_bf16": saved_cpu_bf16,
         "machine": machine_info(), "versions": versions(),
     }
     scores = {}

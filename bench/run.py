@@ -53,8 +53,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR))
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--bf16", action="store_true",
-                   help="bfloat16 autocast for every system: on GPU bertft's mixed_precision, on CPU its "
-                        "cpu_bf16; the Trainer's bf16 (its pipeline under autocast too); the torch loop's autocast")
+                   help="bfloat16 autocast: on GPU bertft's mixed_precision, on CPU its cpu_bf16; the Trainer's "
+                        "bf16 (its pipeline under autocast too); the torch loop's autocast; spacy-transformers "
+                        "on GPU only (its shim autocasts on CUDA alone)")
     p.add_argument("--pooling", choices=("cls", "pooler", "mean", "max"), default=None,
                    help="override the bertft config's pooling (classification)")
     p.add_argument("--config", default=None, help="bertft config (default: configs/<task's>.cfg)")

@@ -152,7 +152,9 @@ def pipeline_inference(settings: Settings, data: TaskData, model, tokenizer):
     kind = data.kind
     model.eval()
     # With bf16 the Trainer trained under autocast; its pipeline predicts
-    # under the same autocast (the model's weights stay float32).
+    # under the same autocast (the model's weights stay float32). accelerate
+    # may have left its own autocast wrapper on model.forward after training:
+    # this makes the precision explicit either way.
     autocast = torch.autocast(device_type=settings.device, dtype=torch.bfloat16, enabled=settings.bf16)
     if kind in ("cls", "pair"):
         pipe = pipeline("text-classification", model=model, tokenizer=tokenizer, device=device)

@@ -43,10 +43,11 @@ def build_hf_encoder_v1(
         (hundreds of milliseconds each), which batches padded to their own
         length keep changing. Ignored on CPU.
     cpu_bf16 (bool): On CPU, autocast the encoder to bfloat16, training and
-        prediction, as the Trainer's ``bf16`` does there. About 3x faster on
-        CPUs with bfloat16 matrix units (Intel AMX: 3.1-3.4x for MiniLM's
-        forward pass on this project's machine, bench/cpu_bf16.py), slower than float32 on CPUs
-        without them; outputs differ in the third significant digit.
+        prediction, as the Trainer's ``bf16`` does there. With Intel AMX
+        (this project's machine): MiniLM's forward pass 3.2-3.3x faster
+        (bench/cpu_bf16.py), inference 1.9-2.5x, training 1.4x; expected to
+        be slower than float32 on CPUs without bfloat16 hardware (not
+        measured). Outputs differ in the third significant digit.
     RETURNS (Model[WordpieceBatch, EncoderOutput]): The encoder layer.
     """
     return hf_transformer(

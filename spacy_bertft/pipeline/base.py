@@ -58,7 +58,9 @@ def clip_by_global_norm(grads: List[torch.Tensor], clip: float, *, on_host: Opti
     if not groups:
         return
     devices = list(groups)
-    first = devices[0]
+    # Sum on an accelerator where there is one (a CPU total would read every
+    # device's norm back).
+    first = next((d for d in devices if d.type != "cpu"), devices[0])
     norms = [torch.linalg.vector_norm(torch.stack(torch._foreach_norm(groups[d])).float()).to(first)
              for d in devices]
     norm = torch.linalg.vector_norm(torch.stack(norms))

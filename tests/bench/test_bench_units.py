@@ -206,4 +206,4 @@ def test_cpu_bf16_times_both_precisions(tiny_encoder, capsys):
 
     assert main(["--model", tiny_encoder, "--lengths", "8", "--rounds", "1", "--batch-size", "2"]) == 0
     out = capsys.readouterr().out
-    assert "| 8 |" in out and "bfloat16 units:" in out
+    assert "| 8 |" in out and "bfloat16 features:" in out

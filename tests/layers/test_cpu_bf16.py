@@ -52,9 +52,17 @@ def test_bf16_predictions_close_to_float32_and_training_runs(tiny_encoder):
         assert scores[bf16].dtype == numpy.float32
     assert not numpy.array_equal(scores[False], scores[True])  # autocast did run
     numpy.testing.assert_allclose(scores[False], scores[True], atol=0.05)  # ~3 significant digits
-    losses = {}
-    nlp.update(examples, sgd=nlp.create_optimizer(), losses=losses)  # backward under autocast
-    assert numpy.isfinite(losses["textcat"])
+    seen = []
+    hook = shim._model.register_forward_pre_hook(lambda module, args: seen.append(_cpu_autocast()))
+    try:
+        for bf16 in (False, True):  # training runs its forward under the same switch
+            shim.cpu_bf16 = bf16
+            losses = {}
+            nlp.update(examples, sgd=nlp.create_optimizer(), losses=losses)
+            assert numpy.isfinite(losses["textcat"])
+    finally:
+        hook.remove()
+    assert seen == [False, True]
     assert all(p.dtype == torch.float32 for p in shim._model.parameters())  # weights stay float32
 
 
