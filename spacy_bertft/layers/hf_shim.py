@@ -271,11 +271,6 @@ class HFShim(PyTorchShim):
         self.cpu_bf16 = cpu_bf16
         self._torch_opt: Optional[torch.optim.Optimizer] = None
         self._torch_opt_owner: Optional[int] = None
-        # Set by the caller of gradients() when it has clipped them together
-        # with the rest of its component's: finish_update
-        # then skips its own clipping (a no-op, at a norm and a multiply over
-        # every gradient).
-        self._clipped_globally = False
         # Load the encoder with its pooler (a head with pooling = "pooler"
         # sets this when it is built, before the weights are read).
         self.keep_pooler = False
@@ -366,11 +361,6 @@ class HFShim(PyTorchShim):
         for param in self._model.parameters():
             param.grad = None
 
-    def mark_clipped_globally(self) -> None:
-        """The caller clipped these gradients in one norm with its own (see
-        ``clips_globally``): the next ``finish_update`` does not clip again."""
-        self._clipped_globally = True
-
     def _get_torch_optimizer(self, optimizer) -> torch.optim.Optimizer:
         if self._torch_opt is None or self._torch_opt_owner != id(optimizer):
             decay, no_decay = [], []
@@ -394,7 +384,6 @@ class HFShim(PyTorchShim):
         """Apply the thinc optimizer's Adam settings and current learning rate
         through torch's AdamW (foreach/fused kernels), or fall back to thinc's
         per-parameter update for other optimizers."""
-        clipped, self._clipped_globally = self._clipped_globally, False
         if not self._fused_adamw_applies(optimizer):
             return super().finish_update(optimizer)
         torch_opt = self._get_torch_optimizer(optimizer)
@@ -407,7 +396,7 @@ class HFShim(PyTorchShim):
             group["betas"] = (optimizer.b1, optimizer.b2)
             group["eps"] = optimizer.eps
             group["weight_decay"] = float(optimizer.L2) if group["decay"] else 0.0
-        if optimizer.grad_clip and not clipped:
+        if optimizer.grad_clip:
             torch.nn.utils.clip_grad_norm_(
                 [p for g in torch_opt.param_groups for p in g["params"]], optimizer.grad_clip
             )

@@ -67,9 +67,10 @@ def clip_by_global_norm(grads: List[torch.Tensor], clip: float, *, on_host: Opti
     if on_host is None:
         on_host = all(d.type == "cpu" for d in devices)
     if on_host:
-        if float(norm) > clip:
+        total = float(norm)
+        if total > clip:
             for d in devices:
-                torch._foreach_mul_(groups[d], clip / (float(norm) + 1e-6))
+                torch._foreach_mul_(groups[d], clip / (total + 1e-6))
         return
     factor = torch.clamp(clip / (norm + 1e-6), max=1.0)
     for d in devices:
@@ -225,11 +226,14 @@ class BertPipe(TrainablePipe):
             self.finish_update(sgd)
         return losses
 
+    def _head_gradients(self) -> List[Any]:
+        """The accumulated gradients of the thinc layers (numpy or cupy)."""
+        return [node.get_grad(name) for node in self.model.walk() for name in node.param_names
+                if node.has_grad(name)]
+
     def _discard_gradients(self) -> None:
-        for node in self.model.walk():
-            for name in node.param_names:
-                if node.has_grad(name):
-                    node.get_grad(name).fill(0)
+        for grad in self._head_gradients():
+            grad.fill(0)
         if self.model.has_ref("encoder") and self.encoder_shim.is_loaded:
             self.encoder_shim.discard_gradients()
 
@@ -263,8 +267,9 @@ class BertPipe(TrainablePipe):
             self.model.finish_update(sgd)
             return
         # Clipped together: no part's norm can exceed the limit, so the
-        # optimizer's own clipping of each head parameter would change
-        # nothing (and on a GPU it reads each norm back to the host).
+        # encoder's clip_grad_norm_ and the optimizer's clipping of each head
+        # parameter would change nothing (and on a GPU the latter reads each
+        # norm back to the host): both read grad_clip, off while applying.
         clip = sgd.grad_clip
         sgd.grad_clip = 0.0
         try:
@@ -274,19 +279,14 @@ class BertPipe(TrainablePipe):
 
     def _clip_global_norm(self, sgd: Optimizer) -> bool:
         """Clip the encoder's and the head's gradients by their global norm,
-        in place; whether it did (the encoder is then told not to clip again)."""
+        in place; whether it did."""
         clip = float(getattr(sgd, "grad_clip", 0.0) or 0.0)
         if clip <= 0 or not self.model.has_ref("encoder"):
             return False
         shim = self.encoder_shim
         if not shim.is_loaded or not shim.clips_globally(sgd):
             return False
-        grads = shim.gradients() + [
-            grad_view(node.get_grad(name)) for node in self.model.walk() for name in node.param_names
-            if node.has_grad(name)
-        ]
-        clip_by_global_norm(grads, clip)
-        shim.mark_clipped_globally()
+        clip_by_global_norm(shim.gradients() + [grad_view(g) for g in self._head_gradients()], clip)
         return True
 
     def _update_chunks(self, examples: List[Example]) -> List[Tuple[List[Example], float]]:
