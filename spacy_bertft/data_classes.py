@@ -1,6 +1,6 @@
 """Typed batches passed between the layers of the architectures."""
 from dataclasses import dataclass, field
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 import numpy
 from thinc.types import Floats3d, Ints1d, Ints2d
@@ -19,6 +19,8 @@ class WordpieceBatch:
     doc_index (Ints1d): The doc each row comes from.
     lengths (Ints1d): Number of real wordpieces per row.
     truncated (List[int]): Docs that lost wordpieces to truncation.
+    b_starts (Optional[Ints1d]): For two-segment docs, where each doc's second
+        segment starts in its text.
     """
 
     input_ids: Ints2d
@@ -28,6 +30,7 @@ class WordpieceBatch:
     doc_index: Ints1d
     lengths: Ints1d
     truncated: List[int] = field(default_factory=list)
+    b_starts: Optional[Ints1d] = None
 
     @property
     def n_rows(self) -> int:
@@ -36,6 +39,45 @@ class WordpieceBatch:
     @property
     def n_wordpieces(self) -> int:
         return int(self.lengths.sum())
+
+    @property
+    def n_docs(self) -> int:
+        """Docs the rows come from (the last doc with a row, plus one)."""
+        return int(self.doc_index[-1]) + 1 if len(self.doc_index) else 0
+
+    def rows_per_doc(self, n_docs: Optional[int] = None) -> Ints1d:
+        return numpy.bincount(self.doc_index, minlength=n_docs or 0)
+
+    def wordpieces_per_doc(self, n_docs: Optional[int] = None) -> Ints1d:
+        return numpy.bincount(self.doc_index, weights=self.lengths, minlength=n_docs or 0).astype("int64")
+
+    def select(self, docs: Sequence[int]) -> "WordpieceBatch":
+        """The rows of some docs, in the order given, as a batch of their own:
+        docs renumbered from 0, padding trimmed to the longest row kept. What
+        a component that tokenized a whole batch once passes to each forward
+        pass over part of it. Each doc's rows must be consecutive, in doc
+        order (as ``encode_texts`` makes them)."""
+        docs = numpy.asarray(docs, dtype="int64").reshape(-1)
+        first = numpy.searchsorted(self.doc_index, docs, side="left")
+        stop = numpy.searchsorted(self.doc_index, docs, side="right")
+        counts = stop - first
+        if len(docs):
+            rows = numpy.concatenate([numpy.arange(a, b) for a, b in zip(first.tolist(), stop.tolist())])
+        else:
+            rows = numpy.zeros((0,), dtype="int64")
+        lengths = self.lengths[rows]
+        width = int(lengths.max()) if len(rows) else 0
+        position = {doc: k for k, doc in enumerate(docs.tolist())}
+        return WordpieceBatch(
+            input_ids=self.input_ids[rows, :width],
+            attention_mask=self.attention_mask[rows, :width],
+            token_type_ids=self.token_type_ids[rows, :width],
+            offsets=[self.offsets[row] for row in rows.tolist()],
+            doc_index=numpy.repeat(numpy.arange(len(docs), dtype="int64"), counts),
+            lengths=lengths,
+            truncated=sorted(position[doc] for doc in self.truncated if doc in position),
+            b_starts=None if self.b_starts is None else numpy.asarray(self.b_starts)[docs],
+        )
 
 
 @dataclass

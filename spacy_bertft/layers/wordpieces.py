@@ -1,6 +1,6 @@
 """Docs -> wordpieces, with character offsets back into each doc's text."""
 import warnings
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy
 from spacy.tokens import Doc
@@ -46,8 +46,9 @@ def encode_texts(
     n = len(texts_a)
     if n == 0:
         empty = numpy.zeros((0, 0), dtype="int64")
-        return WordpieceBatch(empty, empty, empty, [], numpy.zeros((0,), dtype="int64"),
-                              numpy.zeros((0,), dtype="int64"))
+        none = numpy.zeros((0,), dtype="int64")
+        return WordpieceBatch(empty, empty, empty, [], none, none,
+                              b_starts=None if b_starts is None else none)
     args = (list(texts_a),) if texts_b is None else (list(texts_a), list(texts_b))
     enc = tokenizer(
         *args,
@@ -85,7 +86,8 @@ def encode_texts(
     token_types = enc.get("token_type_ids") or [[0] * len(r) for r in rows_ids]
     token_type_ids = pad_rows(token_types, 0)
     return WordpieceBatch(input_ids, attention_mask, token_type_ids, offsets, doc_index,
-                          lengths, truncated)
+                          lengths, truncated,
+                          b_starts=None if b_starts is None else numpy.asarray(b_starts, dtype="int64"))
 
 
 def _lost_text(offs, seq_ids, text_a, text_b, b_start) -> bool:
@@ -113,11 +115,6 @@ def text_segments(texts: Sequence[str], separator: str) -> Tuple[List[str], List
     return texts_a, texts_b, b_starts
 
 
-def doc_segments(docs: Sequence[Doc], separator: str) -> Tuple[List[str], List[str], List[int]]:
-    """Split two-segment docs into their segments (see ``segments.py``)."""
-    return text_segments([doc.text for doc in docs], separator)
-
-
 def bert_wordpieces(
     encoder: Model[WordpieceBatch, EncoderOutput],
     *,
@@ -133,6 +130,9 @@ def bert_wordpieces(
     Single-segment docs are read whole. Two-segment docs (pairs, QA) are split
     at the separator and encoded as ``[CLS] A [SEP] B [SEP]`` with token type ids.
     Without windows, over-long inputs are truncated with a warning, once.
+    The layer also takes the docs' wordpieces as ``tokenize_texts`` makes
+    them (what a component that tokenized the batch to sort or split it
+    passes), and then runs the encoder on them as they are.
     """
     return Model(
         "bert_wordpieces",
@@ -165,7 +165,9 @@ def get_tokenizer(model: Model):
     return shim.tokenizer
 
 
-def wordpieces_forward(model: Model, docs: List[Doc], is_train: bool):
+def tokenize_texts(model: Model, texts: Sequence[str]) -> WordpieceBatch:
+    """Tokenize the texts of docs as the bert_wordpieces layer ``model``
+    reads them (segments, truncation, windows)."""
     attrs = model.attrs
     tokenizer = get_tokenizer(model)
     options = dict(
@@ -175,16 +177,22 @@ def wordpieces_forward(model: Model, docs: List[Doc], is_train: bool):
         stride=attrs["stride"],
     )
     if attrs["two_segments"]:
-        texts_a, texts_b, b_starts = doc_segments(docs, attrs["separator"])
-        batch = encode_texts(tokenizer, texts_a, texts_b, b_starts, **options)
-    else:
-        batch = encode_texts(tokenizer, [doc.text for doc in docs], **options)
+        texts_a, texts_b, b_starts = text_segments(texts, attrs["separator"])
+        return encode_texts(tokenizer, texts_a, texts_b, b_starts, **options)
+    return encode_texts(tokenizer, list(texts), **options)
+
+
+def wordpieces_forward(model: Model, docs: Union[List[Doc], WordpieceBatch], is_train: bool):
+    # A component that tokenized its batch already (to sort or split it)
+    # passes the wordpieces instead of the docs: see BertPipe._encode.
+    attrs = model.attrs
+    batch = docs if isinstance(docs, WordpieceBatch) else tokenize_texts(model, [doc.text for doc in docs])
     if batch.truncated and not attrs["warned"]:
         warnings.warn(
             Warnings.W001.format(
                 component=model.name, n=len(batch.truncated),
                 max_length=attrs["max_length"], first=batch.truncated[0],
-                model_max=model_max_length(tokenizer),
+                model_max=model_max_length(get_tokenizer(model)),
             )
         )
         attrs["warned"] = True

@@ -1,5 +1,6 @@
 """What every spacy-bertft component shares: length-sorted prediction,
 spaCy's update protocol, and saving the encoder as files beside the model."""
+from functools import partial
 from itertools import islice
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
@@ -14,12 +15,19 @@ from spacy.tokens import Doc
 from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
 from thinc.api import Model, Optimizer, set_dropout_rate
+from thinc.layers.chain import forward as chain_forward
 
+from ..data_classes import WordpieceBatch
 from ..errors import Errors
 from ..layers.hf_shim import HFShim
 from ..layers.transformer import get_shim
+from ..layers.wordpieces import tokenize_texts
 
 ENCODER_DIR = "encoder"
+
+# One forward pass of an update: the model's input, the loss of its output
+# (loss, gradient) and the loss's weight in the batch's.
+UpdatePass = Tuple[Any, Callable[[Any], Tuple[Any, Any]], float]
 
 
 def split_passes(order: Sequence[int], rows: Sequence[int], max_docs: int, max_rows: int) -> Iterator[List[int]]:
@@ -133,14 +141,16 @@ class BertPipe(TrainablePipe):
         # doc.text builds a Token per token: read it once for check and sort.
         texts = [doc.text for doc in docs]
         self._check_texts(texts)
-        lengths, rows = self._measure(texts)
+        # Tokenized once: sorted by, split into passes and read by the model.
+        batch = self._encode(texts)
+        lengths, rows = self._measure(texts, batch)
         # Longest first: the first sub-batch allocates the largest blocks,
         # which the shorter ones after it reuse.
         order = sorted(range(len(docs)), key=lengths.__getitem__, reverse=True)
         items: List[Any] = [None] * len(docs)
         for chunk in self._passes(order, rows):
             sub_docs = [docs[i] for i in chunk]
-            output = self.model.predict(sub_docs)
+            output = self.model.predict(sub_docs if batch is None else batch.select(chunk))
             for i, item in zip(chunk, self._unbatch(output, sub_docs)):
                 items[i] = item
         return self._rebatch(items, docs)
@@ -158,15 +168,40 @@ class BertPipe(TrainablePipe):
         """Raise a clear error, naming the doc, on input the model cannot read
         (before sorting, so the index is the caller's)."""
 
-    def _measure(self, texts: Sequence[str]) -> Tuple[List[int], List[int]]:
-        """What the sub-batches are sorted by, and how many encoder rows each
-        doc makes (one per doc here; QA's windows make more)."""
+    def _encode(self, texts: Sequence[str]) -> Optional[WordpieceBatch]:
+        """The docs' wordpieces, when the model reads them first (a chain that
+        starts with its "wordpieces" layer, which then takes them in place of
+        the docs): so that sorting, splitting and the model share one
+        tokenization. None where the model reads the docs themselves."""
+        if not self._reads_wordpieces():
+            return None
+        return tokenize_texts(self.model.get_ref("wordpieces"), texts)
+
+    def _reads_wordpieces(self) -> bool:
+        """Whether the model is a chain whose first layer is its loaded
+        "wordpieces" layer (the classifiers and QA; not NER, whose token
+        pooling reads the docs too)."""
+        model = self.model
+        if not model.has_ref("wordpieces") or not model.layers:
+            return False
+        if model.layers[0] is not model.get_ref("wordpieces") or getattr(model, "_func", None) is not chain_forward:
+            return False
+        return self.encoder_shim.is_loaded
+
+    def _measure(self, texts: Sequence[str], batch: Optional[WordpieceBatch] = None) -> Tuple[List[int], List[int]]:
+        """What the sub-batches are sorted by (the wordpieces the encoder
+        reads per doc), and how many encoder rows each doc makes (one, or
+        QA's windows)."""
+        if batch is not None:
+            n = len(texts)
+            return batch.wordpieces_per_doc(n).tolist(), batch.rows_per_doc(n).tolist()
         return self._sort_lengths(texts), [1] * len(texts)
 
     def _sort_lengths(self, texts: Sequence[str]) -> List[int]:
-        """What the sub-batches are sorted by: each text's wordpieces, what the
-        encoder reads (characters leave 10-20% more padding on the benchmark
-        sets), or its characters before the encoder is loaded."""
+        """What the sub-batches are sorted by when the model tokenizes the
+        docs itself: each text's wordpieces (characters leave 10-20% more
+        padding on the benchmark sets), or its characters before the encoder
+        is loaded."""
         shim = self.encoder_shim
         texts = list(texts)
         if not shim.is_loaded or shim.tokenizer is None:
@@ -185,6 +220,12 @@ class BertPipe(TrainablePipe):
 
     def validate_training_examples(self, examples: Sequence[Example]) -> None:
         """Raise a clear error on training data the component cannot learn from."""
+        examples = list(examples)
+        self._validate(examples, [eg.predicted.text for eg in examples])
+
+    def _validate(self, examples: List[Example], texts: List[str]) -> None:
+        """validate_training_examples, given the texts of the predicted docs
+        (read once per update)."""
 
     def update(
         self,
@@ -201,12 +242,12 @@ class BertPipe(TrainablePipe):
         validate_examples(examples, f"{type(self).__name__}.update")
         if not examples:
             return losses
-        self.validate_training_examples(examples)
+        passes = self._update_passes(examples)
         set_dropout_rate(self.model, drop)
         total = 0.0
-        for chunk, weight in self._update_chunks(examples):
-            scores, backprop = self.model.begin_update([eg.predicted for eg in chunk])
-            loss, d_scores = self._loss(chunk, scores)
+        for inputs, loss_of, weight in passes:
+            scores, backprop = self.model.begin_update(inputs)
+            loss, d_scores = loss_of(scores)
             if weight != 1.0:
                 loss, d_scores = loss * weight, d_scores * weight
             backprop(d_scores)
@@ -225,6 +266,20 @@ class BertPipe(TrainablePipe):
         if sgd is not None:
             self.finish_update(sgd)
         return losses
+
+    def _update_passes(self, examples: List[Example]) -> List[UpdatePass]:
+        """Validate the examples of an update, and return the forward passes
+        it makes over them: (the model's input, the loss of its output, the
+        weight of that loss in the batch's). One pass over all of them by
+        default, with the docs' texts read and tokenized once; components
+        whose inputs can multiply (QA windows) split big batches and
+        accumulate the gradients, which bounds memory."""
+        if not self._reads_wordpieces():
+            self.validate_training_examples(examples)
+            return [([eg.predicted for eg in examples], partial(self._loss, examples), 1.0)]
+        texts = [eg.predicted.text for eg in examples]
+        self._validate(examples, texts)
+        return [(self._encode(texts), partial(self._loss, examples), 1.0)]
 
     def _head_gradients(self) -> List[Any]:
         """The accumulated gradients of the thinc layers (numpy or cupy)."""
@@ -288,13 +343,6 @@ class BertPipe(TrainablePipe):
             return False
         clip_by_global_norm(shim.gradients() + [grad_view(g) for g in self._head_gradients()], clip)
         return True
-
-    def _update_chunks(self, examples: List[Example]) -> List[Tuple[List[Example], float]]:
-        """The passes one update makes over a batch: (examples, weight of
-        their loss in the batch's). One pass over all of them by default;
-        components whose inputs can multiply (QA windows) split big batches
-        and accumulate the gradients, which bounds memory."""
-        return [(examples, 1.0)]
 
     def _sample_docs(self, get_examples: Callable[[], Iterable[Example]], n: int = 10):
         validate_get_examples(get_examples, f"{type(self).__name__}.initialize")

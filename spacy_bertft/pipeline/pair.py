@@ -126,14 +126,14 @@ class BertPairClassifier(BertTextCategorizer):
             ]
             doc.spans[SEGMENTS_KEY] = [s for s in spans if s is not None]
 
-    def validate_training_examples(self, examples: Sequence[Example]) -> None:
-        super().validate_training_examples(examples)
-        for i, eg in enumerate(examples):
-            a, b, _ = split_segments(eg.reference.text, separator=self.cfg["separator"], index=i)
+    def _validate(self, examples: List[Example], texts: List[str]) -> None:
+        super()._validate(examples, texts)
+        for i, doc_text in enumerate(texts):
+            a, b, _ = split_segments(doc_text, separator=self.cfg["separator"], index=i)
             for which, text in (("a", a), ("b", b)):
                 if not text.strip():
                     raise ValueError(Errors.E018.format(
-                        component=self.name, index=i, which=which, text=eg.reference.text[:200]
+                        component=self.name, index=i, which=which, text=doc_text[:200]
                     ))
 
     def initialize(self, get_examples, *, nlp=None, labels=None) -> None:

@@ -14,6 +14,7 @@ Training data: the reference answer spans in the same span group (an empty
 group for an unanswerable question); ``qa_reference_doc`` builds such docs
 from SQuAD's JSON fields.
 """
+from functools import partial
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy
@@ -27,11 +28,11 @@ from thinc.types import Floats3d
 
 from ..errors import Errors
 from ..layers.span_logits import SpanLogits
-from ..layers.wordpieces import get_tokenizer, model_max_length, text_segments
+from ..layers.wordpieces import model_max_length
 from ..qa_postprocess import AnswerChoice, best_spans, select_answer, spans_to_answers
 from ..segments import SEGMENTS_KEY, qa_doc, split_segments
 from ..squad_metric import squad_scores
-from .base import BertPipe
+from .base import BertPipe, UpdatePass
 
 DEFAULT_QA_MODEL = """
 [model]
@@ -323,8 +324,8 @@ class BertQuestionAnswerer(BertPipe):
             rows_of[i].append(row)
         n_best = self.cfg["n_best"]
         choices = []
-        for i, doc in enumerate(docs):
-            _, _, b_start = split_segments(doc.text, separator=self.separator, index=i)
+        for i in range(len(docs)):
+            b_start = int(batch.b_starts[i])
             candidates = []
             null_scores = []
             for row in rows_of[i]:
@@ -384,72 +385,47 @@ class BertQuestionAnswerer(BertPipe):
 
     # Training -----------------------------------------------------------------
 
-    def validate_training_examples(self, examples: Sequence[Example]) -> None:
+    def _validate(self, examples: List[Example], texts: List[str]) -> None:
         """Check that the docs are QA docs, that the reference has the answers
         span group and that every answer lies in the context."""
-        self._check_texts([eg.predicted.text for eg in examples])
+        self._check_texts(texts)
         key = self.answers_key
-        for i, eg in enumerate(examples):
+        for i, (eg, text) in enumerate(zip(examples, texts)):
             ref = eg.reference
             if key not in ref.spans:
                 raise ValueError(Errors.E161.format(
-                    component=self.name, index=i, key=key, text=ref.text[:200]
+                    component=self.name, index=i, key=key, text=text[:200]
                 ))
-            _, _, b_start = split_segments(ref.text, separator=self.separator, index=i)
+            _, _, b_start = split_segments(text, separator=self.separator, index=i)
             for span in ref.spans[key]:
-                if span.start_char < b_start or span.end_char > len(ref.text):
+                if span.start_char < b_start or span.end_char > len(text):
                     raise ValueError(Errors.E153.format(
                         component=self.name, index=i, text=span.text, start=span.start_char,
                         end=span.end_char, key=key, context_start=b_start,
                     ))
 
+    def _answers(self, examples: Sequence[Example]) -> List[Optional[Tuple[int, int]]]:
+        """The first reference answer of each example, as characters of its
+        text (None: unanswerable)."""
+        answers: List[Optional[Tuple[int, int]]] = []
+        for eg in examples:
+            group = eg.reference.spans[self.answers_key]
+            answers.append((group[0].start_char, group[0].end_char) if len(group) else None)
+        return answers
+
     def _labels(self, examples: Sequence[Example], output: SpanLogits) -> Tuple[numpy.ndarray, numpy.ndarray]:
         """Start and end wordpiece of the first reference answer per window."""
-        golds = []
-        for i, eg in enumerate(examples):
-            _, _, b_start = split_segments(eg.reference.text, separator=self.separator, index=i)
-            group = eg.reference.spans[self.answers_key]
-            answer = (group[0].start_char, group[0].end_char) if len(group) else None
-            golds.append((b_start, answer))
+        return self._window_labels(self._answers(examples), output)
+
+    def _window_labels(
+        self, answers: Sequence[Optional[Tuple[int, int]]], output: SpanLogits
+    ) -> Tuple[numpy.ndarray, numpy.ndarray]:
         batch = output.wordpieces
         starts = numpy.zeros((batch.n_rows,), dtype="int64")
         ends = numpy.zeros((batch.n_rows,), dtype="int64")
         for row, i in enumerate(batch.doc_index.tolist()):
-            b_start, answer = golds[i]
-            starts[row], ends[row] = window_label(batch.offsets[row], b_start, answer)
+            starts[row], ends[row] = window_label(batch.offsets[row], int(batch.b_starts[i]), answers[i])
         return starts, ends
-
-    def _windows(self, texts: Sequence[str]) -> Tuple[numpy.ndarray, numpy.ndarray]:
-        """Each window's wordpieces and the doc it comes from, as the model
-        windows the docs (tokenizing only: no offsets, no padding)."""
-        if not texts:
-            return numpy.zeros((0,), dtype="int64"), numpy.zeros((0,), dtype="int64")
-        attrs = self.model.get_ref("wordpieces").attrs
-        tokenizer = get_tokenizer(self.model.get_ref("wordpieces"))
-        questions, contexts, _ = text_segments(texts, attrs["separator"])
-        enc = tokenizer(
-            questions, contexts, truncation=attrs["truncation"],
-            max_length=min(attrs["max_length"], model_max_length(tokenizer)), stride=attrs["stride"],
-            return_overflowing_tokens=True, return_attention_mask=False, return_token_type_ids=False,
-            padding=False,
-        )
-        lengths = numpy.asarray([len(ids) for ids in enc["input_ids"]], dtype="int64")
-        return lengths, numpy.asarray(enc["overflow_to_sample_mapping"], dtype="int64")
-
-    def _windows_per_doc(self, docs: Sequence[Doc]) -> numpy.ndarray:
-        """How many windows each doc's context makes (tokenizing only)."""
-        _, doc_index = self._windows([doc.text for doc in docs])
-        return numpy.bincount(doc_index, minlength=len(docs))
-
-    def _measure(self, texts: Sequence[str]) -> Tuple[List[int], List[int]]:
-        """Sort by the wordpieces of a doc's windows (what the encoder reads);
-        a doc makes one encoder row per window."""
-        if not self.encoder_shim.is_loaded:
-            return super()._measure(texts)
-        lengths, doc_index = self._windows(texts)
-        n = len(texts)
-        return (numpy.bincount(doc_index, weights=lengths, minlength=n).astype("int64").tolist(),
-                numpy.bincount(doc_index, minlength=n).tolist())
 
     def _max_rows_per_pass(self) -> int:
         # predict_batch_size counts windows, as the HF pipeline's batch size does
@@ -462,30 +438,48 @@ class BertQuestionAnswerer(BertPipe):
             return 32 if self.encoder_shim.device.type == "cuda" else 16
         return int(setting)
 
-    def _update_chunks(self, examples: List[Example]) -> List[Tuple[List[Example], float]]:
-        """Split a batch whose windows exceed ``max_windows_per_pass`` into
-        passes of whole questions, each weighted by its share of the windows
-        (the loss is a mean over windows, as in BertForQuestionAnswering)."""
+    def _update_passes(self, examples: List[Example]) -> List[UpdatePass]:
+        """One tokenization of the batch (windows) serves the window count,
+        the labels and the model. A batch whose windows exceed
+        ``max_windows_per_pass`` goes through the model in passes of whole
+        questions, each weighted by its share of the windows (the loss is a
+        mean over windows, as in BertForQuestionAnswering)."""
+        if not self._reads_wordpieces():
+            return super()._update_passes(examples)
+        texts = [eg.predicted.text for eg in examples]
+        self._validate(examples, texts)
+        batch = self._encode(texts)
+        answers = self._answers(examples)
+        splits = self._split_windows(batch.rows_per_doc(len(examples)).tolist())
+        if len(splits) == 1:
+            return [(batch, partial(self._window_loss, answers), 1.0)]
+        return [(batch.select(docs), partial(self._window_loss, [answers[i] for i in docs]), weight)
+                for docs, weight in splits]
+
+    def _split_windows(self, windows: List[int]) -> List[Tuple[List[int], float]]:
+        """Split docs with these numbers of windows into consecutive runs of
+        at most ``max_windows_per_pass`` windows (a doc with more goes alone):
+        (doc indices, share of the windows)."""
         limit = self._windows_per_pass()
-        if limit <= 0 or len(examples) <= 1:
-            return [(examples, 1.0)]
-        counts = self._windows_per_doc([eg.predicted for eg in examples])
-        total = int(counts.sum())
-        if total <= limit:
-            return [(examples, 1.0)]
-        chunks: List[Tuple[List[Example], float]] = []
-        current: List[Example] = []
+        total = sum(windows)
+        if limit <= 0 or len(windows) <= 1 or total <= limit:
+            return [(list(range(len(windows))), 1.0)]
+        splits: List[Tuple[List[int], float]] = []
+        current: List[int] = []
         rows = 0
-        for eg, n in zip(examples, counts.tolist()):
+        for i, n in enumerate(windows):
             if current and rows + n > limit:
-                chunks.append((current, rows / total))
+                splits.append((current, rows / total))
                 current, rows = [], 0
-            current.append(eg)
+            current.append(i)
             rows += n
-        chunks.append((current, rows / total))
-        return chunks
+        splits.append((current, rows / total))
+        return splits
 
     def _loss(self, examples: List[Example], scores: SpanLogits) -> Tuple[Any, Floats3d]:
+        return self._window_loss(self._answers(examples), scores)
+
+    def _window_loss(self, answers: Sequence[Optional[Tuple[int, int]]], scores: SpanLogits) -> Tuple[Any, Floats3d]:
         """Cross-entropy of the gold start and end wordpieces over each
         window's wordpieces (padding excluded), mean of the two, averaged over
         the windows, as BertForQuestionAnswering computes it; and its gradient
@@ -497,7 +491,7 @@ class BertQuestionAnswerer(BertPipe):
         rows, length, _ = logits.shape
         if rows == 0:
             return 0.0, ops.alloc3f(rows, length, 2)
-        starts, ends = self._labels(examples, scores)
+        starts, ends = self._window_labels(answers, scores)
         mask = xp.asarray(scores.wordpieces.attention_mask[:, :length] > 0)[:, :, None]
         masked = xp.where(mask, logits, -xp.inf)
         shifted = masked - masked.max(axis=1, keepdims=True)

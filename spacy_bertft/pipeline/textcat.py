@@ -2,7 +2,6 @@
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy
-from spacy.attrs import IS_SPACE
 from spacy.language import Language
 from spacy.scorer import Scorer
 from spacy.tokens import Doc
@@ -208,15 +207,13 @@ class BertTextCategorizer(BertPipe):
                 truths[i, index[label]] = value
         return truths
 
-    def validate_training_examples(self, examples: Sequence[Example]) -> None:
-        for i, eg in enumerate(examples):
-            # Blank text: every token is whitespace (what text.strip() tests,
-            # without building the text of every doc at every update).
-            if not len(eg.reference) or eg.reference.to_array(IS_SPACE).all():
+    def _validate(self, examples: List[Example], texts: List[str]) -> None:
+        for i, (eg, text) in enumerate(zip(examples, texts)):
+            if not text.strip():
                 raise ValueError(Errors.E008.format(component=self.name, index=i))
             cats = eg.reference.cats
             if not cats:
-                raise ValueError(Errors.E007.format(component=self.name, index=i, text=eg.reference.text[:100]))
+                raise ValueError(Errors.E007.format(component=self.name, index=i, text=text[:100]))
             if not self.multi_label:
                 positives = [label for label, value in cats.items() if value == 1.0]
                 if len(positives) != 1:

@@ -89,3 +89,28 @@ def trained_textcat(tiny_encoder):
            Example.from_dict(nlp.make_doc("bad"), {"cats": {"POS": 0.0, "NEG": 1.0}})]
     nlp.initialize(lambda: egs)
     return nlp
+
+
+def test_select_is_the_batch_of_those_docs_alone(tokenizer):
+    # A component tokenizes a whole batch once and hands each forward pass
+    # the rows of some of its docs: the same rows, padding and b_starts as
+    # tokenizing those docs on their own (windows included).
+    qs = ["where is it?", "who?", "what is the dog?"]
+    cs = ["the cat sat on the mat . " * 12, "john .", "the dog sat on the mat near the door ."]
+    b_starts = [len(q) + 3 for q in qs]
+    options = dict(max_length=32, truncation="only_second", windows=True, stride=4)
+    batch = encode_texts(tokenizer, qs, cs, b_starts, **options)
+    assert batch.rows_per_doc(3).tolist()[0] > 1
+    for docs in ([2, 0], [1], [0, 1, 2], []):
+        part = batch.select(docs)
+        alone = encode_texts(tokenizer, [qs[i] for i in docs], [cs[i] for i in docs], [b_starts[i] for i in docs],
+                             **options)
+        for name in ("input_ids", "attention_mask", "token_type_ids", "doc_index", "lengths", "b_starts"):
+            assert numpy.array_equal(getattr(part, name), getattr(alone, name)), name
+        assert all(numpy.array_equal(a, b) for a, b in zip(part.offsets, alone.offsets))
+        assert part.n_docs == len(docs)
+    # truncation (no windows) is renumbered with the docs
+    batch = encode_texts(tokenizer, ["a b", "the cat sat on the mat " * 5, "c"], max_length=8)
+    assert batch.truncated == [1]
+    assert batch.select([1, 0]).truncated == [0]
+    assert batch.select([2, 0]).truncated == []

@@ -71,7 +71,7 @@ def test_pair_overfit_and_io(tiny_encoder, tmp_path):
 
 
 def test_pair_token_types_and_longest_first_truncation(tiny_encoder):
-    from spacy_bertft.layers.wordpieces import doc_segments, encode_texts
+    from spacy_bertft.layers.wordpieces import encode_texts, text_segments
 
     nlp = make_nlp(tiny_encoder, max_length=16)
     examples = make_examples(nlp)
@@ -79,7 +79,7 @@ def test_pair_token_types_and_longest_first_truncation(tiny_encoder):
     tokenizer = nlp.get_pipe("pair").encoder_shim.tokenizer
     long_a = " ".join(["good"] * 40)
     doc = pair_doc(nlp, long_a, "a cat sat")
-    a, b, b_start = doc_segments([doc], SEPARATOR)
+    a, b, b_start = text_segments([doc.text], SEPARATOR)
     batch = encode_texts(tokenizer, a, b, b_start, max_length=16)
     row = batch.input_ids[0]
     assert len(row) == 16

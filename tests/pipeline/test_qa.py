@@ -154,11 +154,15 @@ def test_qa_windows_per_pass_accumulates_the_same_gradient(tiny_encoder):
         fix_random_seed(0)
         nlp.initialize(lambda: examples)
         qa = nlp.get_pipe("qa")
-        counts = qa._windows_per_doc([eg.predicted for eg in examples])
+        batch = qa._encode([eg.predicted.text for eg in examples])
+        counts = batch.rows_per_doc(len(examples))
         assert counts[0] >= 2 and counts.sum() > 3
-        chunks = qa._update_chunks(examples)
-        assert (len(chunks) == 1) if limit == 0 else (len(chunks) > 1)
-        assert sum(w for _, w in chunks) == pytest.approx(1.0)
+        passes = qa._update_passes(examples)
+        assert (len(passes) == 1) if limit == 0 else (len(passes) > 1)
+        assert sum(w for _, _, w in passes) == pytest.approx(1.0)
+        # each pass reads its questions' windows, tokenized once for the batch
+        assert sum(inputs.n_rows for inputs, _, _ in passes) == batch.n_rows
+        assert all(inputs.n_rows <= limit or inputs.n_docs == 1 for inputs, _, _ in passes if limit)
         losses = {}
         qa.update(examples, drop=0.0, losses=losses)
         results.append((losses["qa"], *_grads(qa)))
@@ -201,7 +205,7 @@ def test_qa_prediction_batches_count_windows(tiny_encoder):
     qa = nlp.get_pipe("qa")
     docs = [eg.predicted for eg in examples]
     texts = [doc.text for doc in docs]
-    lengths, rows_per_doc = qa._measure(texts)
+    lengths, rows_per_doc = qa._measure(texts, qa._encode(texts))
     assert rows_per_doc == [2, 1, 2, 1, 1]
     assert lengths[0] > lengths[1]
     seen = []
@@ -222,7 +226,7 @@ def test_qa_prediction_batches_count_windows(tiny_encoder):
         assert seen == passes
         best[size] = [(c.answers[0].start_char, c.answers[0].end_char) for c in choices]
     assert best[3] == best[1] == best[64]
-    assert qa._windows([])[0].shape == (0,)
+    assert qa._encode([]).n_rows == 0
 
 
 def test_window_label():
