@@ -103,13 +103,3 @@ def pad_rows(rows: List[List[int]], pad: int, dtype="int64") -> numpy.ndarray:
     for i, row in enumerate(rows):
         out[i, : len(row)] = row
     return out
-
-
-def empty_offsets() -> numpy.ndarray:
-    return numpy.zeros((0, 2), dtype="int64")
-
-
-def as_offsets(pairs: Optional[List]) -> numpy.ndarray:
-    if not pairs:
-        return empty_offsets()
-    return numpy.asarray(pairs, dtype="int64").reshape(-1, 2)

@@ -1,12 +1,13 @@
 """Docs -> wordpieces, with character offsets back into each doc's text."""
 import warnings
+from itertools import chain
 from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy
 from spacy.tokens import Doc
 from thinc.api import Model
 
-from ..data_classes import EncoderOutput, WordpieceBatch, as_offsets, pad_rows
+from ..data_classes import EncoderOutput, WordpieceBatch, pad_rows
 from ..errors import Errors, Warnings
 from ..segments import SEPARATOR, split_segments
 
@@ -50,14 +51,17 @@ def encode_texts(
         return WordpieceBatch(empty, empty, empty, [], none, none,
                               b_starts=None if b_starts is None else none)
     args = (list(texts_a),) if texts_b is None else (list(texts_a), list(texts_b))
+    # Only the ids come back as lists: type ids, offsets and segments are read
+    # from the tokenizer's encodings (asking for them as lists converts each
+    # twice), and the attention mask follows from the lengths.
     enc = tokenizer(
         *args,
         truncation=truncation if texts_b is not None else True,
         max_length=max_length,
         stride=stride if windows else 0,
         return_overflowing_tokens=windows,
-        return_offsets_mapping=True,
-        return_token_type_ids=True,
+        return_attention_mask=False,
+        return_token_type_ids=False,
         padding=False,
     )
     if windows:
@@ -66,16 +70,21 @@ def encode_texts(
         doc_index = numpy.arange(n, dtype="int64")
     rows_ids = enc["input_ids"]
     offsets: List[numpy.ndarray] = []
+    token_types: List[List[int]] = []
     truncated: List[int] = []
     for row, encoding in enumerate(enc.encodings):
         doc = int(doc_index[row])
-        seq_ids = numpy.asarray([-1 if s is None else s for s in encoding.sequence_ids], dtype="int64")
-        offs = as_offsets(encoding.offsets)
-        offs[seq_ids < 0] = -1
+        n_wordpieces = len(rows_ids[row])
+        # segment of each wordpiece: 0, 1, or NaN for special tokens (None)
+        seq_ids = numpy.array(encoding.sequence_ids, dtype="float64")
+        offs = numpy.fromiter(chain.from_iterable(encoding.offsets), dtype="int64", count=2 * n_wordpieces)
+        offs = offs.reshape(n_wordpieces, 2)
+        offs[numpy.isnan(seq_ids)] = -1
         if texts_b is not None and b_starts is not None:
             offs[seq_ids == 1] += b_starts[doc]
         offsets.append(offs)
-        if not windows and len(rows_ids[row]) >= max_length:
+        token_types.append(encoding.type_ids)
+        if not windows and n_wordpieces >= max_length:
             if _lost_text(offs, seq_ids, texts_a[doc], None if texts_b is None else texts_b[doc],
                           None if b_starts is None else b_starts[doc]):
                 truncated.append(doc)
@@ -83,7 +92,6 @@ def encode_texts(
     input_ids = pad_rows(rows_ids, pad_id)
     lengths = numpy.asarray([len(r) for r in rows_ids], dtype="int64")
     attention_mask = (numpy.arange(input_ids.shape[1])[None, :] < lengths[:, None]).astype("int64")
-    token_types = enc.get("token_type_ids") or [[0] * len(r) for r in rows_ids]
     token_type_ids = pad_rows(token_types, 0)
     return WordpieceBatch(input_ids, attention_mask, token_type_ids, offsets, doc_index,
                           lengths, truncated,
