@@ -24,6 +24,17 @@ def test_length_grouped_batches_keep_size_and_items():
     assert mean_spread(batches) < 0.5 * mean_spread(unsorted)
 
 
+def test_default_length_is_the_texts_characters():
+    from spacy.training import Example
+
+    from spacy_bertft.batchers import _text_length
+
+    nlp = spacy.blank("en")
+    for text in ["", " ", "a", "hello  world ", "  lead and trail\n", "ünïcode 😀 x"]:
+        doc = nlp.make_doc(text)
+        assert _text_length(doc) == len(text) == _text_length(Example(nlp.make_doc(text), doc))
+
+
 def test_length_grouped_batcher_registered_and_validates():
     make = registry.batchers.get("spacy-bertft.length_grouped_batcher.v1")
     batcher = make(size=2, buffer=2, get_length=len)

@@ -102,6 +102,9 @@ class BertPipe(TrainablePipe):
     # cfg keys that are decisions of the loading config (thresholds, n-best,
     # batch sizes), not learned state: a saved cfg does not override them.
     factory_settings: Tuple[str, ...] = ("predict_batch_size",)
+    # Whether _validate reads the docs' texts (doc.text joins a Token object
+    # per token: not built for a component that has nothing to check there).
+    validates_texts: bool = False
 
     def __init__(
         self,
@@ -220,8 +223,9 @@ class BertPipe(TrainablePipe):
 
     def validate_training_examples(self, examples: Sequence[Example]) -> None:
         """Raise a clear error on training data the component cannot learn from."""
-        examples = list(examples)
-        self._validate(examples, [eg.predicted.text for eg in examples])
+        if self.validates_texts:
+            examples = list(examples)
+            self._validate(examples, [eg.predicted.text for eg in examples])
 
     def _validate(self, examples: List[Example], texts: List[str]) -> None:
         """validate_training_examples, given the texts of the predicted docs

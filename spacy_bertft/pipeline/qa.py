@@ -235,6 +235,7 @@ class BertQuestionAnswerer(BertPipe):
 
     factory_settings = ("predict_batch_size", "answers_key", "n_best", "max_answer_length", "null_threshold",
                         "max_windows_per_pass")
+    validates_texts = True
 
     def __init__(
         self,

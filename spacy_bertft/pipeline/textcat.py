@@ -141,6 +141,7 @@ class BertTextCategorizer(BertPipe):
     """Classify docs with a fine-tuned BERT encoder; writes ``doc.cats``."""
 
     factory_settings = ("predict_batch_size", "threshold")
+    validates_texts = True
 
     def __init__(
         self,
