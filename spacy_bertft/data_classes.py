@@ -5,6 +5,8 @@ from typing import List, Optional, Sequence
 import numpy
 from thinc.types import Floats3d, Ints1d, Ints2d
 
+from .errors import Errors
+
 
 @dataclass
 class WordpieceBatch:
@@ -40,11 +42,6 @@ class WordpieceBatch:
     def n_wordpieces(self) -> int:
         return int(self.lengths.sum())
 
-    @property
-    def n_docs(self) -> int:
-        """Docs the rows come from (the last doc with a row, plus one)."""
-        return int(self.doc_index[-1]) + 1 if len(self.doc_index) else 0
-
     def rows_per_doc(self, n_docs: Optional[int] = None) -> Ints1d:
         return numpy.bincount(self.doc_index, minlength=n_docs or 0)
 
@@ -57,6 +54,8 @@ class WordpieceBatch:
         a component that tokenized a whole batch once passes to each forward
         pass over part of it. Each doc's rows must be consecutive, in doc
         order (as ``encode_texts`` makes them)."""
+        if len(self.doc_index) > 1 and (numpy.diff(self.doc_index) < 0).any():
+            raise ValueError(Errors.E168.format(doc_index=self.doc_index.tolist()[:50]))
         docs = numpy.asarray(docs, dtype="int64").reshape(-1)
         first = numpy.searchsorted(self.doc_index, docs, side="left")
         stop = numpy.searchsorted(self.doc_index, docs, side="right")

@@ -424,7 +424,7 @@ class Errors(metaclass=ErrorsWithCodes):
     )
     E161 = (
         "{component}: training doc {index} has no span group '{key}' "
-        "(reference text: {text!r}). Put the answer spans in "
+        "(text: {text!r}). Put the answer spans in "
         "doc.spans['{key}'], or an empty group for an unanswerable question; "
         "check answers_key if the answers are stored under another key."
     )
@@ -454,4 +454,9 @@ class Errors(metaclass=ErrorsWithCodes):
     )
     E167 = (
         "{name} must be an integer >= 0 (0: no limit) or null (the default for the device), got {value!r}."
+    )
+    E168 = (
+        "WordpieceBatch.select needs each doc's rows together and the docs in "
+        "order (doc_index non-decreasing), as encode_texts makes them; got "
+        "doc_index {doc_index}."
     )

@@ -21,7 +21,7 @@ from ..data_classes import WordpieceBatch
 from ..errors import Errors
 from ..layers.hf_shim import HFShim
 from ..layers.transformer import get_shim
-from ..layers.wordpieces import tokenize_texts
+from ..layers.wordpieces import tokenize_texts, wordpieces_forward
 
 ENCODER_DIR = "encoder"
 
@@ -141,11 +141,14 @@ class BertPipe(TrainablePipe):
         docs = list(docs)
         if not docs:
             return self._rebatch([], docs)
-        # doc.text builds a Token per token: read it once for check and sort.
+        # doc.text builds a Token per token: read it once for check, sort and
+        # tokenization.
         texts = [doc.text for doc in docs]
         self._check_texts(texts)
-        # Tokenized once: sorted by, split into passes and read by the model.
+        # Tokenized once: sorted by, split into passes and, where the model
+        # reads wordpieces first, read by the model.
         batch = self._encode(texts)
+        feed = batch if batch is not None and self._reads_wordpieces() else None
         lengths, rows = self._measure(texts, batch)
         # Longest first: the first sub-batch allocates the largest blocks,
         # which the shorter ones after it reuse.
@@ -153,7 +156,7 @@ class BertPipe(TrainablePipe):
         items: List[Any] = [None] * len(docs)
         for chunk in self._passes(order, rows):
             sub_docs = [docs[i] for i in chunk]
-            output = self.model.predict(sub_docs if batch is None else batch.select(chunk))
+            output = self.model.predict(sub_docs if feed is None else feed.select(chunk))
             for i, item in zip(chunk, self._unbatch(output, sub_docs)):
                 items[i] = item
         return self._rebatch(items, docs)
@@ -172,24 +175,30 @@ class BertPipe(TrainablePipe):
         (before sorting, so the index is the caller's)."""
 
     def _encode(self, texts: Sequence[str]) -> Optional[WordpieceBatch]:
-        """The docs' wordpieces, when the model reads them first (a chain that
-        starts with its "wordpieces" layer, which then takes them in place of
-        the docs): so that sorting, splitting and the model share one
-        tokenization. None where the model reads the docs themselves."""
-        if not self._reads_wordpieces():
+        """The docs' wordpieces as the model's "wordpieces" layer makes them
+        (None without one, or before the encoder is loaded): what prediction
+        sorts and splits by, QA counts windows by and, where the model reads
+        wordpieces first (``_reads_wordpieces``), the model reads in place of
+        the docs, so that they share one tokenization."""
+        layer = self._wordpieces_layer()
+        return None if layer is None else tokenize_texts(layer, texts)
+
+    def _wordpieces_layer(self) -> Optional[Model]:
+        model = self.model
+        if not model.has_ref("wordpieces") or not self.encoder_shim.is_loaded:
             return None
-        return tokenize_texts(self.model.get_ref("wordpieces"), texts)
+        layer = model.get_ref("wordpieces")
+        return layer if getattr(layer, "_func", None) is wordpieces_forward else None
 
     def _reads_wordpieces(self) -> bool:
-        """Whether the model is a chain whose first layer is its loaded
-        "wordpieces" layer (the classifiers and QA; not NER, whose token
-        pooling reads the docs too)."""
+        """Whether the model is a chain whose first layer is its
+        ``bert_wordpieces`` layer, which then takes the docs' wordpieces (the
+        classifiers and QA; not NER, whose token pooling reads the docs too,
+        nor an architecture that wraps the layer)."""
         model = self.model
-        if not model.has_ref("wordpieces") or not model.layers:
-            return False
-        if model.layers[0] is not model.get_ref("wordpieces") or getattr(model, "_func", None) is not chain_forward:
-            return False
-        return self.encoder_shim.is_loaded
+        layer = self._wordpieces_layer()
+        return (layer is not None and bool(model.layers) and model.layers[0] is layer
+                and getattr(model, "_func", None) is chain_forward)
 
     def _measure(self, texts: Sequence[str], batch: Optional[WordpieceBatch] = None) -> Tuple[List[int], List[int]]:
         """What the sub-batches are sorted by (the wordpieces the encoder
@@ -223,13 +232,16 @@ class BertPipe(TrainablePipe):
 
     def validate_training_examples(self, examples: Sequence[Example]) -> None:
         """Raise a clear error on training data the component cannot learn from."""
-        if self.validates_texts:
-            examples = list(examples)
-            self._validate(examples, [eg.predicted.text for eg in examples])
+        examples = list(examples)
+        self._validate(examples, [eg.predicted.text for eg in examples] if self.validates_texts else None)
 
-    def _validate(self, examples: List[Example], texts: List[str]) -> None:
-        """validate_training_examples, given the texts of the predicted docs
-        (read once per update)."""
+    def _validate(self, examples: List[Example], texts: Optional[List[str]]) -> None:
+        """What validate_training_examples and update check: subclasses
+        override this. texts: the predicted docs' texts (read once per
+        update) when ``validates_texts`` is set, else None. The predicted and
+        the reference doc of an example have the same text in spaCy's
+        training (``make_doc`` of the reference's), so the checks read it
+        once for both."""
 
     def update(
         self,
@@ -278,12 +290,11 @@ class BertPipe(TrainablePipe):
         default, with the docs' texts read and tokenized once; components
         whose inputs can multiply (QA windows) split big batches and
         accumulate the gradients, which bounds memory."""
-        if not self._reads_wordpieces():
-            self.validate_training_examples(examples)
-            return [([eg.predicted for eg in examples], partial(self._loss, examples), 1.0)]
-        texts = [eg.predicted.text for eg in examples]
-        self._validate(examples, texts)
-        return [(self._encode(texts), partial(self._loss, examples), 1.0)]
+        feed = self._reads_wordpieces()
+        texts = [eg.predicted.text for eg in examples] if feed or self.validates_texts else None
+        self._validate(examples, texts if self.validates_texts else None)
+        inputs = self._encode(texts) if feed else [eg.predicted for eg in examples]
+        return [(inputs, partial(self._loss, examples), 1.0)]
 
     def _head_gradients(self) -> List[Any]:
         """The accumulated gradients of the thinc layers (numpy or cupy)."""

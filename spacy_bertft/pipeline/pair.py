@@ -126,7 +126,7 @@ class BertPairClassifier(BertTextCategorizer):
             ]
             doc.spans[SEGMENTS_KEY] = [s for s in spans if s is not None]
 
-    def _validate(self, examples: List[Example], texts: List[str]) -> None:
+    def _validate(self, examples: List[Example], texts: Optional[List[str]]) -> None:
         super()._validate(examples, texts)
         for i, doc_text in enumerate(texts):
             a, b, _ = split_segments(doc_text, separator=self.cfg["separator"], index=i)

@@ -386,7 +386,7 @@ class BertQuestionAnswerer(BertPipe):
 
     # Training -----------------------------------------------------------------
 
-    def _validate(self, examples: List[Example], texts: List[str]) -> None:
+    def _validate(self, examples: List[Example], texts: Optional[List[str]]) -> None:
         """Check that the docs are QA docs, that the reference has the answers
         span group and that every answer lies in the context."""
         self._check_texts(texts)
@@ -445,17 +445,25 @@ class BertQuestionAnswerer(BertPipe):
         ``max_windows_per_pass`` goes through the model in passes of whole
         questions, each weighted by its share of the windows (the loss is a
         mean over windows, as in BertForQuestionAnswering)."""
-        if not self._reads_wordpieces():
-            return super()._update_passes(examples)
         texts = [eg.predicted.text for eg in examples]
         self._validate(examples, texts)
+        docs = [eg.predicted for eg in examples]
         batch = self._encode(texts)
+        if batch is None:  # no wordpieces layer to count with: one pass
+            return [(docs, partial(self._loss, examples), 1.0)]
         answers = self._answers(examples)
         splits = self._split_windows(batch.rows_per_doc(len(examples)).tolist())
-        if len(splits) == 1:
-            return [(batch, partial(self._window_loss, answers), 1.0)]
-        return [(batch.select(docs), partial(self._window_loss, [answers[i] for i in docs]), weight)
-                for docs, weight in splits]
+        # An architecture that wraps the wordpieces layer reads the docs (and
+        # tokenizes them again); the passes are the same.
+        feed = self._reads_wordpieces()
+        passes: List[UpdatePass] = []
+        for indices, weight in splits:
+            if not feed:
+                inputs: Any = [docs[i] for i in indices]
+            else:
+                inputs = batch if len(splits) == 1 else batch.select(indices)
+            passes.append((inputs, partial(self._window_loss, [answers[i] for i in indices]), weight))
+        return passes
 
     def _split_windows(self, windows: List[int]) -> List[Tuple[List[int], float]]:
         """Split docs with these numbers of windows into consecutive runs of

@@ -208,7 +208,7 @@ class BertTextCategorizer(BertPipe):
                 truths[i, index[label]] = value
         return truths
 
-    def _validate(self, examples: List[Example], texts: List[str]) -> None:
+    def _validate(self, examples: List[Example], texts: Optional[List[str]]) -> None:
         for i, (eg, text) in enumerate(zip(examples, texts)):
             if not text.strip():
                 raise ValueError(Errors.E008.format(component=self.name, index=i))

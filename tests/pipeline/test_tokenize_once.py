@@ -1,0 +1,93 @@
+"""Components whose model starts with its wordpieces layer tokenize a batch
+once and hand the model the wordpieces; an architecture that wraps the layer
+reads the docs, and the component still counts wordpieces and windows."""
+import numpy
+import pytest
+import spacy
+from spacy.util import registry
+from thinc.api import chain, fix_random_seed, noop
+
+from spacy_bertft.models.qa import build_span_qa_v1
+
+from . import test_ner, test_pair, test_qa, test_textcat
+
+
+@registry.architectures("test.WrappedSpanQA.v1")
+def build_wrapped_span_qa(encoder, max_length: int = 384, stride: int = 128):
+    """SpanQA.v1 behind a layer of its own: the model's first layer is not
+    the wordpieces layer."""
+    inner = build_span_qa_v1(encoder, max_length=max_length, stride=stride)
+    model = chain(noop(), inner)
+    for name in ("encoder", "wordpieces", "output_layer"):
+        model.set_ref(name, inner.get_ref(name))
+    return model
+
+
+def test_which_components_take_the_batch(tiny_encoder):
+    textcat = test_textcat.make_nlp(tiny_encoder)
+    textcat.initialize(lambda: [test_textcat.Example.from_dict(textcat.make_doc(t), {"cats": c})
+                                for t, c in test_textcat.TRAIN])
+    pair = test_pair.make_nlp(tiny_encoder)
+    pair.initialize(lambda: test_pair.make_examples(pair))
+    qa = test_qa.make_nlp(tiny_encoder)
+    qa.initialize(lambda: test_qa.make_examples(qa, test_qa.QA))
+    ner = test_ner.make_nlp(tiny_encoder)
+    ner.initialize(lambda: test_ner.make_examples(ner))
+    for nlp, name in ((textcat, "textcat"), (pair, "pair"), (qa, "qa")):
+        assert nlp.get_pipe(name)._reads_wordpieces(), name
+    # NER's token pooling reads the docs too; it has no wordpieces layer to share
+    assert not ner.get_pipe("ner")._reads_wordpieces()
+    assert ner.get_pipe("ner")._encode(["john smith"]) is None
+    # the batch path predicts what the model computes from the docs
+    component = textcat.get_pipe("textcat")
+    docs = [textcat.make_doc(t) for t, _ in test_textcat.TRAIN]
+    direct = component.model.ops.to_numpy(component.model.predict(docs))
+    assert numpy.allclose(component.predict(docs), direct, atol=1e-6)
+
+
+def test_qa_wrapped_architecture_still_counts_windows(tiny_encoder):
+    long_context = "the cat sat on the mat and the dog was sleeping outside in london with mary and john."
+    rows = [("where was the dog sleeping?", long_context, "outside in london"), test_qa.QA[0],
+            ("who sat on the mat?", long_context, "the cat"), ("where does mary live?", test_qa.QA[3][1], None)]
+    results = []
+    for architecture in ("spacy-bertft.SpanQA.v1", "test.WrappedSpanQA.v1"):
+        nlp = spacy.blank("en")
+        nlp.add_pipe("bert_qa", name="qa", config={
+            "model": {"@architectures": architecture, "max_length": 24, "stride": 6,
+                      "encoder": {"@architectures": "spacy-bertft.HFEncoder.v1", "name": tiny_encoder}},
+            "max_windows_per_pass": 3,
+        })
+        examples = test_qa.make_examples(nlp, rows)
+        fix_random_seed(0)
+        nlp.initialize(lambda: examples)
+        qa = nlp.get_pipe("qa")
+        wrapped = architecture == "test.WrappedSpanQA.v1"
+        assert qa._reads_wordpieces() is not wrapped
+        # updates are split by windows either way; the wrapped model reads docs
+        passes = qa._update_passes(examples)
+        assert len(passes) > 1
+        assert all(isinstance(inputs, list) is wrapped for inputs, _, _ in passes)
+        # prediction sorts and batches by windows either way
+        texts = [eg.predicted.text for eg in examples]
+        windows = qa._measure(texts, qa._encode(texts))[1]
+        assert windows[0] > 1 and windows[1] == 1
+        losses = {}
+        qa.update(examples, drop=0.0, losses=losses)
+        results.append((losses["qa"], *test_qa._grads(qa)))
+        found = [c.answers[0].start_char for c in qa.predict([eg.predicted for eg in examples])]
+        results[-1] += (found, windows)
+    (loss_a, torch_a, head_a, found_a, windows_a), (loss_b, torch_b, head_b, found_b, windows_b) = results
+    assert windows_a == windows_b
+    assert loss_b == pytest.approx(loss_a, rel=1e-5)
+    assert numpy.allclose(head_a, head_b, atol=1e-6)
+    assert all(numpy.allclose(a, b, atol=1e-6) for a, b in zip(torch_a, torch_b))
+    assert found_a == found_b
+
+
+def test_select_needs_rows_in_doc_order(tiny_encoder):
+    nlp = test_qa.make_nlp(tiny_encoder)
+    nlp.initialize(lambda: test_qa.make_examples(nlp, test_qa.QA))
+    batch = nlp.get_pipe("qa")._encode([eg.predicted.text for eg in test_qa.make_examples(nlp, test_qa.QA)])
+    batch.doc_index = batch.doc_index[::-1].copy()
+    with pytest.raises(ValueError, match="E168"):
+        batch.select([0])
