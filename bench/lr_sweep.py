@@ -62,7 +62,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 for name, s in report["systems"].items()}})
     systems = sorted({name for row in rows for name in row["systems"]}, key=lambda n: (n != "bertft", n))
     metric = next((s["metric"] for row in rows for s in row["systems"].values() if "metric" in s), "score")
-    lines = [f"| learning rate | " + " | ".join(f"{name} {metric}" for name in systems) + " |",
+    lines = ["| learning rate | " + " | ".join(f"{name} {metric}" for name in systems) + " |",
              "|---:|" + "---:|" * len(systems)]
     for row in rows:
         cells = []

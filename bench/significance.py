@@ -28,7 +28,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import DEFAULT_DATA_DIR  # noqa: E402
-from bench.data import KIND, TASKS, ClsExample, NerSentence, PairExample, QAExample, load_task  # noqa: E402
+from bench.data import TASKS, ClsExample, NerSentence, PairExample, QAExample, load_task  # noqa: E402
 from bench.metrics import HEADLINE, METRIC_FUNCS, metric_stats  # noqa: E402
 
 DEFAULT_METRIC_BY_KIND = {"cls": "accuracy", "pair": "accuracy", "ner": "ents_f", "qa": "f1"}

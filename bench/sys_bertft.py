@@ -3,7 +3,7 @@ from the shipped ``configs/<task>.cfg``, with the benchmark's settings as
 overrides, exactly as ``spacy train`` runs it."""
 import tempfile
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict
 
 from .common import (ROOT, TASK_CONFIG, TASK_FACTORY, Settings, model_path, total_steps,
                      warmup_steps)

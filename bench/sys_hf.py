@@ -56,7 +56,7 @@ def run(settings: Settings, data: TaskData, *, group_by_length: bool = False) ->
     import numpy
     from transformers import (AutoModelForQuestionAnswering, AutoModelForSequenceClassification,
                               AutoModelForTokenClassification, AutoTokenizer, DataCollatorForTokenClassification,
-                              DataCollatorWithPadding, Trainer, pipeline, set_seed)
+                              DataCollatorWithPadding, Trainer, set_seed)
 
     path = model_path(settings.model)
     cuda = settings.device == "cuda"

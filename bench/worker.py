@@ -3,7 +3,6 @@ process, so that its peak RSS is its own. Called by run.py:
 
     python bench/worker.py SYSTEM SETTINGS_JSON_FILE OUT_JSON_FILE
 """
-import json
 import sys
 import traceback
 from pathlib import Path

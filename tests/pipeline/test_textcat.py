@@ -2,7 +2,6 @@ import numpy
 import pytest
 import spacy
 import torch
-from spacy.tokens import DocBin
 from spacy.training import Example
 from thinc.api import Adam, fix_random_seed
 
