@@ -4,6 +4,7 @@
 #
 #   bash bench/all.sh                 # everything (CPU: many hours on 2 cores)
 #   bash bench/all.sh sst2 mrpc       # some parts: sst2 sst2-seeds sst2-pooling pooler cls mrpc rte conll squad squad-600 augment ab ab-squad ab-bf16 sst2-bf16 lr significance
+#                                     encode cpu-proxy squad600-rss (the current code's side of the before/after checks)
 #
 # DATA (default ../shared/data), PY (default .venv/bin/python) and RESULTS
 # (default bench/results) can be set in the environment.
@@ -70,6 +71,19 @@ for part in "${PARTS[@]}"; do
         --cpu-bf16 --out "$R/infer_ab-sst2-bf16.json" ;;
     sst2-bf16)  # SST-2 with every system under bfloat16 autocast on CPU (bertft's cpu_bf16, the Trainer's bf16)
       run sst2 --bf16 --peers hf,hf-grouped,torch --out "$R/sst2-cpu-bf16.json" ;;
+    encode)  # what building a WordpieceBatch costs over the tokenizer's own call (per batch of 32)
+      for task in squad mrpc; do
+        "$PY" bench/encode_batch.py --task "$task" --data-dir "$DATA" > "$R/encode_batch-$task-after.txt"
+      done ;;
+    cpu-proxy)  # the GPU check's spacy train against the Trainer on CPU, hidden size 32 (host work per step)
+      mkdir -p "$R/cpu-proxy"
+      for kind in qa pair; do
+        "$PY" bench/gpu_bench.py --cpu-dry-run --sizes narrow --kinds "$kind" --steps 60 --warm 10 --peers hf \
+          --out "$R/cpu-proxy/$kind-new-r1.json"
+      done ;;
+    squad600-rss)  # bertft's peak RSS on 600 SQuAD training questions (the memory check)
+      mkdir -p "$R/squad600-rss"
+      run squad --n-train 600 --peers none --out "$R/squad600-rss/squad600-after-r1.json" ;;
     lr)  # learning rates as the BERT paper contrasts them, SST-2 2000 rows, 1 epoch
       "$PY" bench/lr_sweep.py sst2 --n-train 2000 --epochs 1 --lrs 1e-3,2e-5,1e-6 --peers hf --data-dir "$DATA" \
         --out "$R/lr_sweep-sst2.json" ;;
