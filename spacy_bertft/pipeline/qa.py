@@ -26,6 +26,7 @@ from spacy.vocab import Vocab
 from thinc.api import Config, Model
 from thinc.types import Floats3d
 
+from ..data_classes import WordpieceBatch
 from ..errors import Errors
 from ..layers.span_logits import SpanLogits
 from ..layers.wordpieces import model_max_length
@@ -317,8 +318,18 @@ class BertQuestionAnswerer(BertPipe):
 
     # Prediction ---------------------------------------------------------------
 
+    def _context_starts(self, batch: WordpieceBatch, texts: Callable[[], Iterable[str]]) -> None:
+        """Where each doc's context starts, as ``encode_texts`` records it; a
+        wordpieces layer of another kind may not: then from the texts."""
+        if batch.b_starts is None:
+            batch.b_starts = numpy.asarray(
+                [split_segments(text, separator=self.separator, index=i)[2] for i, text in enumerate(texts())],
+                dtype="int64",
+            )
+
     def _unbatch(self, output: SpanLogits, docs: Sequence[Doc]) -> List[AnswerChoice]:
         batch = output.wordpieces
+        self._context_starts(batch, lambda: (doc.text for doc in docs))
         logits = self.model.ops.to_numpy(output.logits)
         rows_of: List[List[int]] = [[] for _ in docs]
         for row, i in enumerate(batch.doc_index.tolist()):
@@ -416,6 +427,7 @@ class BertQuestionAnswerer(BertPipe):
 
     def _labels(self, examples: Sequence[Example], output: SpanLogits) -> Tuple[numpy.ndarray, numpy.ndarray]:
         """Start and end wordpiece of the first reference answer per window."""
+        self._context_starts(output.wordpieces, lambda: (eg.predicted.text for eg in examples))
         return self._window_labels(self._answers(examples), output)
 
     def _window_labels(
@@ -486,6 +498,7 @@ class BertQuestionAnswerer(BertPipe):
         return splits
 
     def _loss(self, examples: List[Example], scores: SpanLogits) -> Tuple[Any, Floats3d]:
+        self._context_starts(scores.wordpieces, lambda: (eg.predicted.text for eg in examples))
         return self._window_loss(self._answers(examples), scores)
 
     def _window_loss(self, answers: Sequence[Optional[Tuple[int, int]]], scores: SpanLogits) -> Tuple[Any, Floats3d]:

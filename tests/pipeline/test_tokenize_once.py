@@ -91,3 +91,26 @@ def test_select_needs_rows_in_doc_order(tiny_encoder):
     batch.doc_index = batch.doc_index[::-1].copy()
     with pytest.raises(ValueError, match="E168"):
         batch.select([0])
+
+
+def test_qa_without_recorded_context_starts(tiny_encoder):
+    # A wordpieces layer of another kind may leave b_starts out: the loss and
+    # the answers then find the contexts in the texts, with the same results.
+    nlp = test_qa.make_nlp(tiny_encoder, max_length=24, stride=6)
+    examples = test_qa.make_examples(nlp, test_qa.QA)
+    fix_random_seed(0)
+    nlp.initialize(lambda: examples)
+    qa = nlp.get_pipe("qa")
+    docs = [eg.predicted for eg in examples]
+    results = []
+    for keep in (True, False):
+        output = qa.model.predict(docs)
+        if not keep:
+            output.wordpieces.b_starts = None
+        loss, d_logits = qa._loss(examples, output)
+        if not keep:
+            output.wordpieces.b_starts = None
+        choices = qa._unbatch(output, docs)
+        results.append((float(loss), d_logits, [(c.answers[0].start_char, c.answers[0].end_char) for c in choices]))
+    (loss_a, d_a, found_a), (loss_b, d_b, found_b) = results
+    assert loss_a == pytest.approx(loss_b) and numpy.allclose(d_a, d_b) and found_a == found_b
