@@ -5,6 +5,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, TypeVar, Union
 
+from spacy.tokens import Doc
 from spacy.training import Example
 from spacy.util import registry
 
@@ -13,16 +14,19 @@ from .errors import Errors
 ItemT = TypeVar("ItemT")
 
 
+def _doc(item) -> Doc:
+    return item.reference if isinstance(item, Example) else item
+
+
 def _text(item) -> str:
-    doc = item.reference if isinstance(item, Example) else item
-    return doc.text
+    return _doc(item).text
 
 
 def _text_length(item) -> int:
     """len(doc.text), read off the last token (doc.text joins a Token object
     per token: a long QA context's text costs the batcher more than all else
     it does)."""
-    doc = item.reference if isinstance(item, Example) else item
+    doc = _doc(item)
     if not len(doc):
         return 0
     last = doc[-1]
