@@ -51,6 +51,39 @@ def split_passes(order: Sequence[int], rows: Sequence[int], max_docs: int, max_r
         yield chunk
 
 
+def check_pass_limit(name: str, value: Any) -> None:
+    """A per-pass training limit: an integer >= 0, or None for the device's
+    default (E167 otherwise)."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        raise ValueError(Errors.E167.format(name=name, value=value))
+
+
+def split_by_padded_size(lengths: Sequence[int], budget: int) -> List[List[int]]:
+    """Split docs of one row each into forward passes whose padded size (docs
+    x longest row) is at most budget wordpieces: longest first, so that each
+    pass pads to rows of similar length (a doc longer than the budget goes
+    alone). One pass over all of them, in their order, when they fit.
+
+    lengths (Sequence[int]): Wordpieces per doc, special tokens included.
+    budget (int): Padded wordpieces per pass; 0 or less: no limit.
+    RETURNS (List[List[int]]): The doc indices of each pass.
+    """
+    n = len(lengths)
+    if budget <= 0 or n <= 1 or n * max(lengths) <= budget:
+        return [list(range(n))]
+    order = sorted(range(n), key=lengths.__getitem__, reverse=True)
+    passes: List[List[int]] = []
+    chunk: List[int] = []
+    for i in order:
+        # Descending order: the chunk's longest row is its first.
+        if chunk and (len(chunk) + 1) * lengths[chunk[0]] > budget:
+            passes.append(chunk)
+            chunk = []
+        chunk.append(i)
+    passes.append(chunk)
+    return passes
+
+
 def clip_by_global_norm(grads: List[torch.Tensor], clip: float, *, on_host: Optional[bool] = None) -> None:
     """Scale the gradients in place so that their global L2 norm is at most
     clip, as ``torch.nn.utils.clip_grad_norm_`` (grouped by device, one
@@ -287,14 +320,37 @@ class BertPipe(TrainablePipe):
         """Validate the examples of an update, and return the forward passes
         it makes over them: (the model's input, the loss of its output, the
         weight of that loss in the batch's). One pass over all of them by
-        default, with the docs' texts read and tokenized once; components
-        whose inputs can multiply (QA windows) split big batches and
-        accumulate the gradients, which bounds memory."""
+        default, with the docs' texts read and tokenized once. Where the
+        component sets a budget (``_wordpieces_per_pass``), a batch whose
+        padded wordpieces exceed it goes through the model in passes whose
+        gradients add up to the batch's (its loss is a mean over docs, so each
+        pass weighs its share of the docs), which bounds the activations held
+        at once; QA splits by windows instead."""
         feed = self._reads_wordpieces()
-        texts = [eg.predicted.text for eg in examples] if feed or self.validates_texts else None
+        budget = self._wordpieces_per_pass() if len(examples) > 1 else 0
+        read = feed or self.validates_texts or budget > 0
+        texts = [eg.predicted.text for eg in examples] if read else None
         self._validate(examples, texts if self.validates_texts else None)
-        inputs = self._encode(texts) if feed else [eg.predicted for eg in examples]
-        return [(inputs, partial(self._loss, examples), 1.0)]
+        batch = self._encode(texts) if feed or budget > 0 else None
+        splits = [list(range(len(examples)))]
+        if batch is not None and budget > 0:
+            splits = split_by_padded_size(batch.wordpieces_per_doc(len(examples)).tolist(), budget)
+        if len(splits) == 1:
+            inputs = batch if feed and batch is not None else [eg.predicted for eg in examples]
+            return [(inputs, partial(self._loss, examples), 1.0)]
+        passes: List[UpdatePass] = []
+        for indices in splits:
+            # An architecture that wraps the wordpieces layer reads the docs.
+            inputs = batch.select(indices) if feed else [examples[i].predicted for i in indices]
+            loss_of = partial(self._loss, [examples[i] for i in indices])
+            passes.append((inputs, loss_of, len(indices) / len(examples)))
+        return passes
+
+    def _wordpieces_per_pass(self) -> int:
+        """Training: the padded wordpieces (docs x longest row) one forward
+        pass may hold; 0: no limit (one pass per batch). Components whose
+        loss is a mean over docs override this."""
+        return 0
 
     def _head_gradients(self) -> List[Any]:
         """The accumulated gradients of the thinc layers (numpy or cupy)."""

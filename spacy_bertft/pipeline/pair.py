@@ -56,6 +56,7 @@ def make_pair_scorer() -> Callable:
         "separator": SEPARATOR,
         "positive_label": None,
         "predict_batch_size": 64,
+        "max_wordpieces_per_pass": None,
         "scorer": {"@scorers": "spacy-bertft.pair_scorer.v1"},
     },
     default_score_weights={
@@ -73,12 +74,15 @@ def make_bert_pair_classifier(
     separator: str,
     positive_label: Optional[str],
     predict_batch_size: int,
-    scorer: Optional[Callable],
+    max_wordpieces_per_pass: Optional[int] = None,
+    scorer: Optional[Callable] = None,
 ) -> "BertPairClassifier":
-    """Classify pairs of texts held in one doc (see ``spacy_bertft.pair_doc``)."""
+    """Classify pairs of texts held in one doc (see ``spacy_bertft.pair_doc``).
+    max_wordpieces_per_pass: as for bert_textcat (both segments count)."""
     return BertPairClassifier(
         nlp.vocab, model, name, separator=separator, positive_label=positive_label,
         scorer=scorer, predict_batch_size=predict_batch_size,
+        max_wordpieces_per_pass=max_wordpieces_per_pass,
     )
 
 
@@ -86,7 +90,7 @@ class BertPairClassifier(BertTextCategorizer):
     """Exclusive classes over a pair of segments; writes ``doc.cats`` and
     ``doc.spans["segments"]``."""
 
-    factory_settings = ("predict_batch_size", "separator", "positive_label")
+    factory_settings = ("predict_batch_size", "separator", "positive_label", "max_wordpieces_per_pass")
 
     def __init__(
         self,
@@ -98,10 +102,11 @@ class BertPairClassifier(BertTextCategorizer):
         positive_label: Optional[str] = None,
         scorer: Optional[Callable] = None,
         predict_batch_size: int = 64,
+        max_wordpieces_per_pass: Optional[int] = None,
     ) -> None:
         super().__init__(
             vocab, model, name, threshold=0.0, multi_label=False, scorer=scorer,
-            predict_batch_size=predict_batch_size,
+            predict_batch_size=predict_batch_size, max_wordpieces_per_pass=max_wordpieces_per_pass,
         )
         self.cfg["separator"] = separator
         self.cfg["positive_label"] = positive_label

@@ -33,7 +33,7 @@ from ..layers.wordpieces import model_max_length
 from ..qa_postprocess import AnswerChoice, best_spans, select_answer, spans_to_answers
 from ..segments import SEGMENTS_KEY, qa_doc, split_segments
 from ..squad_metric import squad_scores
-from .base import BertPipe, UpdatePass
+from .base import BertPipe, UpdatePass, check_pass_limit
 
 DEFAULT_QA_MODEL = """
 [model]
@@ -255,10 +255,7 @@ class BertQuestionAnswerer(BertPipe):
         for option, value in (("n_best", n_best), ("max_answer_length", max_answer_length)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(Errors.E160.format(name=option, value=value))
-        if max_windows_per_pass is not None and (
-                isinstance(max_windows_per_pass, bool) or not isinstance(max_windows_per_pass, int)
-                or max_windows_per_pass < 0):
-            raise ValueError(Errors.E167.format(name="max_windows_per_pass", value=max_windows_per_pass))
+        check_pass_limit("max_windows_per_pass", max_windows_per_pass)
         super().__init__(
             vocab, model, name, scorer=scorer, predict_batch_size=predict_batch_size,
             answers_key=answers_key, n_best=n_best, max_answer_length=max_answer_length,

@@ -12,7 +12,11 @@ from thinc.api import Config, Model
 from thinc.types import Floats2d
 
 from ..errors import Errors
-from .base import BertPipe
+from .base import BertPipe, check_pass_limit
+
+# Training's padded wordpieces per forward pass on CPU by default (see
+# make_bert_textcat): a batch of 32 docs up to 48 wordpieces goes in one.
+CPU_WORDPIECES_PER_PASS = 1536
 
 DEFAULT_TEXTCAT_MODEL = """
 [model]
@@ -76,6 +80,7 @@ def make_textcat_scorer() -> Callable:
         "model": DEFAULT_MODEL,
         "threshold": 0.0,
         "predict_batch_size": 64,
+        "max_wordpieces_per_pass": None,
         "scorer": {"@scorers": "spacy-bertft.textcat_scorer.v1"},
     },
     default_score_weights={
@@ -94,12 +99,22 @@ def make_bert_textcat(
     *,
     threshold: float,
     predict_batch_size: int,
-    scorer: Optional[Callable],
+    max_wordpieces_per_pass: Optional[int] = None,
+    scorer: Optional[Callable] = None,
 ) -> "BertTextCategorizer":
-    """Exclusive classes: softmax over the labels, one true label per doc."""
+    """Exclusive classes: softmax over the labels, one true label per doc.
+
+    max_wordpieces_per_pass (Optional[int]): Training: at most this many
+        padded wordpieces (docs x the longest doc's) go through the encoder
+        at once. A batch of long docs is split into passes, longest first,
+        whose gradients are accumulated into the same update, so peak memory
+        stays that of a pass of this size. 0: no limit. None (default): by
+        the encoder's device, 1536 on CPU, no limit on GPU (docs/design.md).
+    """
     return BertTextCategorizer(
         nlp.vocab, model, name, threshold=threshold, scorer=scorer,
         predict_batch_size=predict_batch_size, multi_label=False,
+        max_wordpieces_per_pass=max_wordpieces_per_pass,
     )
 
 
@@ -110,6 +125,7 @@ def make_bert_textcat(
         "model": DEFAULT_MULTILABEL_MODEL,
         "threshold": 0.5,
         "predict_batch_size": 64,
+        "max_wordpieces_per_pass": None,
         "scorer": {"@scorers": "spacy-bertft.textcat_scorer.v1"},
     },
     default_score_weights={
@@ -128,19 +144,22 @@ def make_bert_textcat_multilabel(
     *,
     threshold: float,
     predict_batch_size: int,
-    scorer: Optional[Callable],
+    max_wordpieces_per_pass: Optional[int] = None,
+    scorer: Optional[Callable] = None,
 ) -> "BertTextCategorizer":
-    """Multilabel: an independent sigmoid per label, zero or more true labels."""
+    """Multilabel: an independent sigmoid per label, zero or more true labels.
+    max_wordpieces_per_pass: as for bert_textcat."""
     return BertTextCategorizer(
         nlp.vocab, model, name, threshold=threshold, scorer=scorer,
         predict_batch_size=predict_batch_size, multi_label=True,
+        max_wordpieces_per_pass=max_wordpieces_per_pass,
     )
 
 
 class BertTextCategorizer(BertPipe):
     """Classify docs with a fine-tuned BERT encoder; writes ``doc.cats``."""
 
-    factory_settings = ("predict_batch_size", "threshold")
+    factory_settings = ("predict_batch_size", "threshold", "max_wordpieces_per_pass")
     validates_texts = True
 
     def __init__(
@@ -153,10 +172,13 @@ class BertTextCategorizer(BertPipe):
         multi_label: bool,
         scorer: Optional[Callable] = None,
         predict_batch_size: int = 64,
+        max_wordpieces_per_pass: Optional[int] = None,
     ) -> None:
+        check_pass_limit("max_wordpieces_per_pass", max_wordpieces_per_pass)
         super().__init__(
             vocab, model, name, scorer=scorer, predict_batch_size=predict_batch_size,
             labels=[], threshold=threshold, multi_label=multi_label,
+            max_wordpieces_per_pass=max_wordpieces_per_pass,
         )
 
     @property
@@ -180,6 +202,13 @@ class BertTextCategorizer(BertPipe):
         self.cfg["labels"].append(label)
         self.vocab.strings.add(label)
         return 1
+
+    def _wordpieces_per_pass(self) -> int:
+        """max_wordpieces_per_pass, or its default for the encoder's device."""
+        setting = self.cfg.get("max_wordpieces_per_pass")
+        if setting is None:
+            return 0 if self.encoder_shim.device.type == "cuda" else CPU_WORDPIECES_PER_PASS
+        return int(setting)
 
     def _unbatch(self, output: Floats2d, docs: Sequence[Doc]) -> List[Any]:
         return list(self.model.ops.to_numpy(output))
