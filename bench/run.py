@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -59,6 +59,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument("--pooling", choices=("cls", "pooler", "mean", "max"), default=None,
                    help="override the bertft config's pooling (classification)")
     p.add_argument("--config", default=None, help="bertft config (default: configs/<task's>.cfg)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="component_settings",
+                   help="bertft: a setting of the task's component, as a config override (JSON value), "
+                        "e.g. --set max_wordpieces_per_pass=0; repeatable")
     p.add_argument("--save-dir", default=None, help="save the trained pipelines / models here")
     p.add_argument("--profile", type=int, default=0, metavar="STEPS",
                    help="only profile STEPS bertft training steps with cProfile and print the top functions")
@@ -72,6 +75,20 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return args
 
 
+def parse_settings(pairs: List[str]) -> Dict[str, Any]:
+    """--set KEY=VALUE pairs: VALUE read as JSON (a bare word stays a string)."""
+    settings: Dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--set takes KEY=VALUE, got {pair!r}")
+        try:
+            settings[key] = json.loads(value)
+        except json.JSONDecodeError:
+            settings[key] = value
+    return settings
+
+
 def make_settings(args: argparse.Namespace) -> Settings:
     d = TASK_DEFAULTS[args.task]
     pick = lambda value, key: d[key] if value is None else value  # noqa: E731
@@ -83,7 +100,9 @@ def make_settings(args: argparse.Namespace) -> Settings:
         data_dir=str(Path(args.data_dir).resolve()), device=args.device, bf16=args.bf16,
         pooling=args.pooling, config=args.config, save_dir=args.save_dir,
         extra={**({"profile_steps": args.profile} if args.profile else {}),
-               **({"malloc_trim_every": args.malloc_trim_every} if args.malloc_trim_every else {})},
+               **({"malloc_trim_every": args.malloc_trim_every} if args.malloc_trim_every else {}),
+               **({"component_settings": parse_settings(args.component_settings)}
+                  if args.component_settings else {})},
     )
 
 

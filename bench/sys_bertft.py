@@ -82,6 +82,8 @@ def build_config(settings: Settings, data: TaskData, train_path: Path, dev_path:
         overrides[f"components.{name}.model.encoder.amp_dtype"] = "bfloat16"
     elif settings.bf16:
         overrides[f"components.{name}.model.encoder.cpu_bf16"] = True
+    for key, value in settings.extra.get("component_settings", {}).items():
+        overrides[f"components.{name}.{key}"] = value
     return load_config(path, overrides=overrides, interpolate=False), name, overrides
 
 
