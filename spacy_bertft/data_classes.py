@@ -23,6 +23,9 @@ class WordpieceBatch:
     truncated (List[int]): Docs that lost wordpieces to truncation.
     b_starts (Optional[Ints1d]): For two-segment docs, where each doc's second
         segment starts in its text.
+    origin (Optional[Ints1d]): For a batch cut from a larger one (``select``),
+        each doc's index in the batch first tokenized (the caller's), so that
+        messages name the doc the caller knows.
     """
 
     input_ids: Ints2d
@@ -33,6 +36,7 @@ class WordpieceBatch:
     lengths: Ints1d
     truncated: List[int] = field(default_factory=list)
     b_starts: Optional[Ints1d] = None
+    origin: Optional[Ints1d] = None
 
     @property
     def n_rows(self) -> int:
@@ -76,7 +80,12 @@ class WordpieceBatch:
             lengths=lengths,
             truncated=sorted(position[doc] for doc in self.truncated if doc in position),
             b_starts=None if self.b_starts is None else numpy.asarray(self.b_starts)[docs],
+            origin=docs if self.origin is None else numpy.asarray(self.origin)[docs],
         )
+
+    def caller_index(self, doc: int) -> int:
+        """The index of this batch's doc in the batch first tokenized."""
+        return doc if self.origin is None else int(self.origin[doc])
 
 
 @dataclass

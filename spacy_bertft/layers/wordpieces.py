@@ -199,7 +199,7 @@ def wordpieces_forward(model: Model, docs: Union[List[Doc], WordpieceBatch], is_
         warnings.warn(
             Warnings.W001.format(
                 component=model.name, n=len(batch.truncated),
-                max_length=attrs["max_length"], first=batch.truncated[0],
+                max_length=attrs["max_length"], first=min(batch.caller_index(d) for d in batch.truncated),
                 model_max=model_max_length(get_tokenizer(model)),
             )
         )

@@ -114,3 +114,7 @@ def test_select_is_the_batch_of_those_docs_alone(tokenizer):
     assert batch.truncated == [1]
     assert batch.select([1, 0]).truncated == [0]
     assert batch.select([2, 0]).truncated == []
+    # and each doc keeps its index in the batch first tokenized
+    part = batch.select([2, 1, 0])
+    assert part.truncated == [1] and part.caller_index(1) == 1
+    assert part.select([1]).caller_index(0) == 1 and part.select([0, 2]).caller_index(1) == 0

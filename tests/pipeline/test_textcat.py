@@ -160,6 +160,16 @@ def test_truncation_warns_once(tiny_encoder):
         nlp(long_text)
 
 
+def test_truncation_warning_names_the_callers_doc(tiny_encoder):
+    # prediction sorts the batch longest first; the warning names the doc's
+    # place in the batch the caller passed, not in the sorted sub-batch
+    nlp = make_nlp(tiny_encoder, max_length=8)
+    train(nlp, TRAIN, steps=1)
+    texts = ["a film", "good", " ".join(["good"] * 50), "bad"]
+    with pytest.warns(UserWarning, match=r"1 input\(s\) .* \(first: doc 2\)"):
+        list(nlp.pipe(texts, batch_size=4))
+
+
 def test_saved_pipeline_needs_no_pickle(tiny_encoder, tmp_path):
     nlp = make_nlp(tiny_encoder)
     train(nlp, TRAIN, steps=1)
