@@ -4,7 +4,7 @@
 #
 #   bash bench/all.sh                 # everything (CPU: many hours on 2 cores)
 #   bash bench/all.sh sst2 mrpc       # some parts: sst2 sst2-seeds sst2-pooling pooler cls mrpc rte conll squad squad-600 augment ab ab-squad ab-bf16 sst2-bf16 lr significance
-#                                     encode cpu-proxy squad600-rss rte-passes (the current code's side of the before/after checks)
+#                                     encode cpu-proxy squad600-rss rte-passes mrpc-passes (the current code's side of the before/after checks)
 #
 # DATA (default ../shared/data), PY (default .venv/bin/python) and RESULTS
 # (default bench/results) can be set in the environment.
@@ -45,12 +45,13 @@ for part in "${PARTS[@]}"; do
       for task in mrpc rte; do seeds "$task" "$task-cls" --pooling cls --peers hf; done ;;
     mrpc|rte)  # issue 3: full train, 3 epochs, mean of 3 seeds against the Trainer
       seeds "$part" "$part" --peers hf ;;
-    rte-passes)  # the classifiers' max_wordpieces_per_pass on RTE: one epoch, bertft only, alternating, 2 rounds
-      mkdir -p "$R/rte-passes"
+    rte-passes|mrpc-passes)  # the classifiers' max_wordpieces_per_pass: one epoch, bertft only, alternating, 2 rounds
+      task=${part%-passes}
+      mkdir -p "$R/$part"
       for round in 1 2; do
         for budget in 0 2048 1536 1024; do
-          run rte --epochs 1 --peers none --set "max_wordpieces_per_pass=$budget" \
-            --out "$R/rte-passes/rte-e1-w$budget-r$round.json"
+          run "$task" --epochs 1 --peers none --set "max_wordpieces_per_pass=$budget" \
+            --out "$R/$part/$task-e1-w$budget-r$round.json"
         done
       done ;;
     conll)  # issue 4: first 4000 sentences, 2 epochs, all of eng.testa; bertft seeds 1-2

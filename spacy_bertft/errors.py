@@ -21,10 +21,11 @@ class Warnings(metaclass=ErrorsWithCodes):
         "source; swap, insert and delete need content words)."
     )
     W001 = (
-        "{component}: {n} input(s) were longer than max_length={max_length} "
-        "wordpieces and were truncated (first: doc {first}). Raise max_length "
-        "(at most the model's {model_max}) or shorten the inputs. This warning "
-        "is shown once per component."
+        "{component}: {n} input(s) of a batch were longer than "
+        "max_length={max_length} wordpieces and were truncated (first: doc "
+        "{first} of the batch the component was given). Raise max_length (at "
+        "most the model's {model_max}) or shorten the inputs. This warning is "
+        "shown once per component: later inputs may be truncated too."
     )
     W002 = (
         "{component}: {n} reference entity span(s) in {n_docs} training doc(s) "

@@ -294,13 +294,21 @@ class BertPipe(TrainablePipe):
         passes = self._update_passes(examples)
         set_dropout_rate(self.model, drop)
         total = 0.0
-        for inputs, loss_of, weight in passes:
-            scores, backprop = self.model.begin_update(inputs)
-            loss, d_scores = loss_of(scores)
-            if weight != 1.0:
-                loss, d_scores = loss * weight, d_scores * weight
-            backprop(d_scores)
-            total = total + loss
+        try:
+            for inputs, loss_of, weight in passes:
+                scores, backprop = self.model.begin_update(inputs)
+                loss, d_scores = loss_of(scores)
+                if weight != 1.0:
+                    loss, d_scores = loss * weight, d_scores * weight
+                backprop(d_scores)
+                total = total + loss
+                # Not held while the next pass runs.
+                del scores, backprop, d_scores
+        except Exception:
+            # A pass that fails leaves the earlier passes' gradients: drop
+            # them, so that a caller who goes on does not apply half a batch.
+            self._discard_gradients()
+            raise
         # Read on the host only once the backward pass is queued: on a GPU,
         # reading the loss waits for the work queued before it, and read
         # before backprop it would leave the device idle while the host

@@ -445,7 +445,7 @@ class BertQuestionAnswerer(BertPipe):
         """max_windows_per_pass, or its default for the encoder's device."""
         setting = self.cfg.get("max_windows_per_pass")
         if setting is None:
-            return 32 if self.encoder_shim.device.type == "cuda" else 16
+            return 16 if self.encoder_shim.device.type == "cpu" else 32
         return int(setting)
 
     def _update_passes(self, examples: List[Example]) -> List[UpdatePass]:

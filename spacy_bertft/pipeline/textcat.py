@@ -12,7 +12,7 @@ from thinc.api import Config, Model
 from thinc.types import Floats2d
 
 from ..errors import Errors
-from .base import BertPipe, check_pass_limit
+from .base import BertPipe, UpdatePass, check_pass_limit
 
 # Training's padded wordpieces per forward pass on CPU by default (see
 # make_bert_textcat): a batch of 32 docs up to 48 wordpieces goes in one.
@@ -107,9 +107,10 @@ def make_bert_textcat(
     max_wordpieces_per_pass (Optional[int]): Training: at most this many
         padded wordpieces (docs x the longest doc's) go through the encoder
         at once. A batch of long docs is split into passes, longest first,
-        whose gradients are accumulated into the same update, so peak memory
-        stays that of a pass of this size. 0: no limit. None (default): by
-        the encoder's device, 1536 on CPU, no limit on GPU (docs/design.md).
+        whose gradients are accumulated into the same update, so the
+        activations held at once are those of a pass of this size (or of one
+        doc, where a doc alone is longer). 0: no limit. None (default): by
+        the encoder's device, 1536 on CPU, no limit on a GPU (docs/design.md).
     """
     return BertTextCategorizer(
         nlp.vocab, model, name, threshold=threshold, scorer=scorer,
@@ -207,7 +208,7 @@ class BertTextCategorizer(BertPipe):
         """max_wordpieces_per_pass, or its default for the encoder's device."""
         setting = self.cfg.get("max_wordpieces_per_pass")
         if setting is None:
-            return 0 if self.encoder_shim.device.type == "cuda" else CPU_WORDPIECES_PER_PASS
+            return CPU_WORDPIECES_PER_PASS if self.encoder_shim.device.type == "cpu" else 0
         return int(setting)
 
     def _unbatch(self, output: Floats2d, docs: Sequence[Doc]) -> List[Any]:
@@ -250,6 +251,15 @@ class BertTextCategorizer(BertPipe):
                     raise ValueError(Errors.E009.format(
                         component=self.name, index=i, n=len(positives), labels=positives
                     ))
+
+    def _update_passes(self, examples: List[Example]) -> List[UpdatePass]:
+        passes = super()._update_passes(examples)
+        if len(passes) > 1:
+            # Unknown labels (E006) before any pass, naming the caller's doc:
+            # each pass's loss reads only its own docs, after the earlier
+            # passes' gradients.
+            self._truths(examples)
+        return passes
 
     def _loss(self, examples: List[Example], scores: Floats2d) -> Tuple[Any, Floats2d]:
         """Cross-entropy (log loss with multi_label), averaged over the docs."""

@@ -105,6 +105,44 @@ def test_passes_accumulate_the_same_update(tiny_encoder, monkeypatch, make, read
     assert all(numpy.allclose(a, b, atol=1e-6) for a, b in zip(head_a, head_b))
 
 
+def test_unknown_label_in_a_later_pass(tiny_encoder):
+    # E006 names the doc's index in the caller's batch and comes before any
+    # pass, so no gradients are left behind
+    nlp, name, examples = _textcat(tiny_encoder, 24)
+    fix_random_seed(0)
+    nlp.initialize(lambda: examples)
+    textcat = nlp.get_pipe(name)
+    # the shortest doc (index 4) goes in the last pass
+    bad = examples[:4] + [Example.from_dict(nlp.make_doc(TEXTS[4][0]), {"cats": {"POS": 1.0, "MEH": 0.0}})]
+    assert len(textcat._update_passes(examples)) > 1
+    with pytest.raises(ValueError, match=r"E006.*doc 4 .*'MEH'"):
+        textcat.update(bad, drop=0.0)
+    module = textcat.encoder_shim._model
+    assert all(p.grad is None or not p.grad.any() for p in module.parameters())
+    assert all(not numpy.asarray(g).any() for g in textcat._head_gradients())
+
+
+def test_a_failing_pass_leaves_no_gradients(tiny_encoder, monkeypatch):
+    # whatever fails in a later pass, the earlier passes' gradients go
+    nlp, name, examples = _textcat(tiny_encoder, 24)
+    fix_random_seed(0)
+    nlp.initialize(lambda: examples)
+    textcat = nlp.get_pipe(name)
+    passes = textcat._update_passes(examples)
+    assert len(passes) > 1
+
+    def fail(scores):
+        raise RuntimeError("boom")
+
+    passes[-1] = (passes[-1][0], fail, passes[-1][2])
+    monkeypatch.setattr(type(textcat), "_update_passes", lambda self, egs: passes)
+    with pytest.raises(RuntimeError, match="boom"):
+        textcat.update(examples, drop=0.0)
+    module = textcat.encoder_shim._model
+    assert all(p.grad is None or not p.grad.any() for p in module.parameters())
+    assert all(not numpy.asarray(g).any() for g in textcat._head_gradients())
+
+
 def test_wordpieces_per_pass_default_depends_on_the_device(tiny_encoder, monkeypatch):
     # null: a budget on CPU (peak memory); no limit on GPU; a number is kept
     nlp, name, _ = _textcat(tiny_encoder, None)

@@ -166,7 +166,7 @@ def test_truncation_warning_names_the_callers_doc(tiny_encoder):
     nlp = make_nlp(tiny_encoder, max_length=8)
     train(nlp, TRAIN, steps=1)
     texts = ["a film", "good", " ".join(["good"] * 50), "bad"]
-    with pytest.warns(UserWarning, match=r"1 input\(s\) .* \(first: doc 2\)"):
+    with pytest.warns(UserWarning, match=r"1 input\(s\) of a batch .* \(first: doc 2 of the batch"):
         list(nlp.pipe(texts, batch_size=4))
 
 
