@@ -344,7 +344,7 @@ class BertPipe(TrainablePipe):
         if batch is not None and budget > 0:
             splits = split_by_padded_size(batch.wordpieces_per_doc(len(examples)).tolist(), budget)
         if len(splits) == 1:
-            inputs = batch if feed and batch is not None else [eg.predicted for eg in examples]
+            inputs = batch if feed else [eg.predicted for eg in examples]
             return [(inputs, partial(self._loss, examples), 1.0)]
         passes: List[UpdatePass] = []
         for indices in splits:
@@ -353,6 +353,14 @@ class BertPipe(TrainablePipe):
             loss_of = partial(self._loss, [examples[i] for i in indices])
             passes.append((inputs, loss_of, len(indices) / len(examples)))
         return passes
+
+    def _pass_limit(self, key: str, *, on_cpu: int, on_gpu: int) -> int:
+        """A per-pass training limit of the cfg (see ``check_pass_limit``),
+        or, where it is None, its default for the encoder's device."""
+        setting = self.cfg.get(key)
+        if setting is None:
+            return on_cpu if self.encoder_shim.device.type == "cpu" else on_gpu
+        return int(setting)
 
     def _wordpieces_per_pass(self) -> int:
         """Training: the padded wordpieces (docs x longest row) one forward

@@ -33,7 +33,7 @@ from ..layers.wordpieces import model_max_length
 from ..qa_postprocess import AnswerChoice, best_spans, select_answer, spans_to_answers
 from ..segments import SEGMENTS_KEY, qa_doc, split_segments
 from ..squad_metric import squad_scores
-from .base import BertPipe, UpdatePass, check_pass_limit
+from .base import BertPipe, UpdatePass, check_pass_limit, split_passes
 
 DEFAULT_QA_MODEL = """
 [model]
@@ -443,10 +443,7 @@ class BertQuestionAnswerer(BertPipe):
 
     def _windows_per_pass(self) -> int:
         """max_windows_per_pass, or its default for the encoder's device."""
-        setting = self.cfg.get("max_windows_per_pass")
-        if setting is None:
-            return 16 if self.encoder_shim.device.type == "cpu" else 32
-        return int(setting)
+        return self._pass_limit("max_windows_per_pass", on_cpu=16, on_gpu=32)
 
     def _update_passes(self, examples: List[Example]) -> List[UpdatePass]:
         """One tokenization of the batch (windows) serves the window count,
@@ -478,21 +475,9 @@ class BertQuestionAnswerer(BertPipe):
         """Split docs with these numbers of windows into consecutive runs of
         at most ``max_windows_per_pass`` windows (a doc with more goes alone):
         (doc indices, share of the windows)."""
-        limit = self._windows_per_pass()
         total = sum(windows)
-        if limit <= 0 or len(windows) <= 1 or total <= limit:
-            return [(list(range(len(windows))), 1.0)]
-        splits: List[Tuple[List[int], float]] = []
-        current: List[int] = []
-        rows = 0
-        for i, n in enumerate(windows):
-            if current and rows + n > limit:
-                splits.append((current, rows / total))
-                current, rows = [], 0
-            current.append(i)
-            rows += n
-        splits.append((current, rows / total))
-        return splits
+        chunks = split_passes(range(len(windows)), windows, max(1, len(windows)), self._windows_per_pass())
+        return [(chunk, sum(windows[i] for i in chunk) / total) for chunk in chunks]
 
     def _loss(self, examples: List[Example], scores: SpanLogits) -> Tuple[Any, Floats3d]:
         self._context_starts(scores.wordpieces, lambda: (eg.predicted.text for eg in examples))
