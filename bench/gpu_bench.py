@@ -330,8 +330,11 @@ def main(argv: Optional[List[str]] = None) -> int:
                    help="Trainer runs beside bertft's: hf (as users run it) and/or hf-grouped "
                         "(group_by_length), or none")
     p.add_argument("--pyspy", default=None,
-                   help="folder: also run bertft and the Trainer for the first kind in the last precision under "
-                        "py-spy (binary from $PYSPY_BIN or PATH), collapsed stacks to pyspy-<system>.txt there")
+                   help="folder: also run bertft and the Trainer for the first kind (or --pyspy-kinds) in the "
+                        "last precision under py-spy (binary from $PYSPY_BIN or PATH), collapsed stacks to "
+                        "pyspy-<kind>-<system>.txt there")
+    p.add_argument("--pyspy-kinds", default=None,
+                   help="with --pyspy: the kinds to sample, comma-separated (default: the first of --kinds)")
     p.add_argument("--hf-worker", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.hf_worker:
@@ -399,16 +402,17 @@ def main(argv: Optional[List[str]] = None) -> int:
                             warm=args.warm, group_by_length=grouped, gpu=gpu, log_dir=tmp)))
                         _print_row(_row(size, kind, runs[-1], tpe, n_params, peak))
                         save(rows + [_row(size, kind, run, tpe, n_params, peak) for run in runs])
-                if args.pyspy and first and size == args.sizes.split(",")[0]:
+                sampled_kinds = (args.pyspy_kinds or args.kinds.split(",")[0]).split(",")
+                if args.pyspy and kind in sampled_kinds and size == args.sizes.split(",")[0]:
                     folder = Path(args.pyspy)
                     folder.mkdir(parents=True, exist_ok=True)
                     sampled = run_spacy(kind, encoder, train, dev, steps=args.steps, bf16=precisions[-1],
                                         batch=args.batch_size, warm=args.warm, log_dir=tmp, gpu=gpu,
-                                        pyspy=folder / "pyspy-bertft.txt")
+                                        pyspy=folder / f"pyspy-{kind}-bertft.txt")
                     print(f"py-spy over spacy train ({kind}): {sampled['status']}", flush=True)
                     sampled = run_hf_process(kind, encoder, len(items), steps=args.steps, bf16=precisions[-1],
                                              batch=args.batch_size, warm=args.warm, group_by_length=False,
-                                             gpu=gpu, log_dir=tmp, pyspy=folder / "pyspy-trainer.txt")
+                                             gpu=gpu, log_dir=tmp, pyspy=folder / f"pyspy-{kind}-trainer.txt")
                     print(f"py-spy over the Trainer ({kind}): {sampled['status']}", flush=True)
                 if args.profile and kind == args.kinds.split(",")[0] and size == args.sizes.split(",")[0]:
                     profiled = run_spacy(kind, encoder, train, dev, steps=args.steps, bf16=gpu,

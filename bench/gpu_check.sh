@@ -5,7 +5,7 @@
 # then run on the device from the repository root, carrying ".whl":
 #     bash bench/gpu_check.sh            # writes $OUT/gpu_bench.json and $OUT/gpu_bench.log
 # Steps per run: STEPS (default 100); kinds: KINDS (default cls,pair,ner,qa);
-# PYSPY=1 samples the first kind's bertft and Trainer runs with py-spy;
+# PYSPY=1 samples the first kind's bertft and Trainer runs with py-spy (PYSPY_KINDS=ner,qa: those kinds);
 # encoder sizes: SIZES (default "minilm",
 # the packaged architecture; "minilm,base" adds BERT-base widths, ~2x longer).
 # Budget: under 8 minutes in all (the benchmark itself is cut at LIMIT seconds).
@@ -33,6 +33,7 @@ if [ -n "${PYSPY:-}" ]; then
   python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/pyspy .whl/py_spy-*.whl
   export PYSPY_BIN=/tmp/pyspy/bin/py-spy
   PYSPY_ARGS=(--pyspy "$OUT")
+  if [ -n "${PYSPY_KINDS:-}" ]; then PYSPY_ARGS+=(--pyspy-kinds "$PYSPY_KINDS"); fi
 fi
 echo "installed in $(( $(date +%s) - START )) s"
 
