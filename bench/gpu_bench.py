@@ -158,10 +158,11 @@ def rate(stamps: List[float], warm: int, batch: int) -> Optional[float]:
 
 def run_spacy(kind: str, encoder: Path, train: Path, dev: Path, *, steps: int, bf16: bool, batch: int,
               warm: int, log_dir: Path, gpu: bool = True, profile: Optional[Path] = None,
-              encoder_overrides: Optional[Dict[str, str]] = None, pyspy: Optional[Path] = None) -> Dict:
+              overrides: Optional[Dict[str, str]] = None, pyspy: Optional[Path] = None) -> Dict:
     """One ``spacy train`` subprocess; with profile, under cProfile, and the
     top functions written to that file; with pyspy, sampled by py-spy into
-    that file (collapsed stacks). The rate of a profiled run is not comparable."""
+    that file (collapsed stacks). The rate of a profiled run is not comparable.
+    overrides: settings of the component (``model.encoder.X``, ``cache_wordpieces``)."""
     config, name = COMPONENTS[kind]
     step_log = log_dir / f"steps-{kind}-{'bf16' if bf16 else 'fp32'}.json"
     step_log.unlink(missing_ok=True)  # never read an earlier variant's stamps
@@ -183,8 +184,8 @@ def run_spacy(kind: str, encoder: Path, train: Path, dev: Path, *, steps: int, b
         "--training.optimizer.learn_rate.total_steps", str(steps),
         "--training.before_update", '{"@callbacks":"spacy-bertft-bench.cuda_step_clock.v1"}',
     ]
-    for key, value in (encoder_overrides or {}).items():
-        cmd += [f"--components.{name}.model.encoder.{key}", value]
+    for key, value in (overrides or {}).items():
+        cmd += [f"--components.{name}.{key}", value]
     env = dict(os.environ, BENCH_STEP_LOG=str(step_log))
     start = time.perf_counter()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -324,6 +325,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                    help="for the first kind in bf16, also spacy train unpadded (pad_to_multiple_of 1; the "
                         "GPU default is 8) and unpadded with cuDNN attention allowed (the encoder's "
                         "defaults before 2026-11-27)")
+    p.add_argument("--cache-ab", action="store_true",
+                   help="for cls, pair and qa in bf16, also spacy train with cache_wordpieces false (the "
+                        "components before 2026-11-27's third device session)")
     p.add_argument("--profile", default=None,
                    help="also run spacy train for the first kind with bf16 under cProfile; top functions to this file")
     p.add_argument("--peers", default="hf,hf-grouped",
@@ -385,15 +389,17 @@ def main(argv: Optional[List[str]] = None) -> int:
                 first = kind == args.kinds.split(",")[0]
                 variants = [("bertft spacy train", {})]
                 if args.ab and first:
-                    variants += [("bertft, unpadded", {"pad_to_multiple_of": "1"}),
+                    variants += [("bertft, unpadded", {"model.encoder.pad_to_multiple_of": "1"}),
                                  ("bertft, unpadded, cuDNN attention allowed",
-                                  {"pad_to_multiple_of": "1",
-                                   "attention_backends": '["cudnn","flash","efficient","math"]'})]
+                                  {"model.encoder.pad_to_multiple_of": "1",
+                                   "model.encoder.attention_backends": '["cudnn","flash","efficient","math"]'})]
+                if args.cache_ab and kind in ("cls", "pair", "qa"):
+                    variants += [("bertft, no wordpiece cache", {"cache_wordpieces": "false"})]
                 for bf16 in precisions:
                     for system, overrides in (variants if bf16 else variants[:1]):
                         runs.append((system, bf16, run_spacy(
                             kind, encoder, train, dev, steps=args.steps, bf16=bf16, batch=args.batch_size,
-                            warm=args.warm, log_dir=tmp, gpu=gpu, encoder_overrides=overrides)))
+                            warm=args.warm, log_dir=tmp, gpu=gpu, overrides=overrides)))
                         _print_row(_row(size, kind, runs[-1], tpe, n_params, peak))
                         save(rows + [_row(size, kind, run, tpe, n_params, peak) for run in runs])
                     for grouped in [g for g, peer in ((False, "hf"), (True, "hf-grouped")) if peer in peers]:

@@ -461,3 +461,7 @@ class Errors(metaclass=ErrorsWithCodes):
         "order (doc_index non-decreasing), as encode_texts makes them; got "
         "doc_index {doc_index}."
     )
+    E169 = (
+        "cache_wordpieces must be true, false or null (the default for the "
+        "device: true on a GPU, false on CPU), got {value!r}."
+    )

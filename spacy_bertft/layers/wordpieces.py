@@ -1,7 +1,7 @@
 """Docs -> wordpieces, with character offsets back into each doc's text."""
 import warnings
 from itertools import chain
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy
 from spacy.tokens import Doc
@@ -88,14 +88,17 @@ def encode_texts(
             if _lost_text(offs, seq_ids, texts_a[doc], None if texts_b is None else texts_b[doc],
                           None if b_starts is None else b_starts[doc]):
                 truncated.append(doc)
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    input_ids = pad_rows(rows_ids, pad_id)
+    input_ids = pad_rows(rows_ids, _pad_id(tokenizer))
     lengths = numpy.asarray([len(r) for r in rows_ids], dtype="int64")
     attention_mask = (numpy.arange(input_ids.shape[1])[None, :] < lengths[:, None]).astype("int64")
     token_type_ids = pad_rows(token_types, 0)
     return WordpieceBatch(input_ids, attention_mask, token_type_ids, offsets, doc_index,
                           lengths, truncated,
                           b_starts=None if b_starts is None else numpy.asarray(b_starts, dtype="int64"))
+
+
+def _pad_id(tokenizer) -> int:
+    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
 
 
 def _lost_text(offs, seq_ids, text_a, text_b, b_start) -> bool:
@@ -188,6 +191,89 @@ def tokenize_texts(model: Model, texts: Sequence[str]) -> WordpieceBatch:
         texts_a, texts_b, b_starts = text_segments(texts, attrs["separator"])
         return encode_texts(tokenizer, texts_a, texts_b, b_starts, **options)
     return encode_texts(tokenizer, list(texts), **options)
+
+
+# One doc's rows, kept compact: ids (int32), type ids (int8) and offsets
+# (int32) per row, where its second segment starts, whether it was truncated.
+_KeptDoc = Tuple[Tuple[numpy.ndarray, ...], Tuple[numpy.ndarray, ...], Tuple[numpy.ndarray, ...], int, bool]
+
+
+class WordpieceCache:
+    """Each distinct text's wordpieces as ``tokenize_texts`` makes them for
+    a ``bert_wordpieces`` layer, kept so that training tokenizes a text once
+    rather than once per epoch, as Hugging Face's users tokenize their
+    dataset once before the Trainer starts. A batch with a text not seen yet
+    is tokenized whole, exactly as without the cache (so a message names the
+    caller's doc), and its texts are kept; a batch of seen texts is put
+    together from what was kept. Kept per wordpiece: 13 bytes (id, type id,
+    offsets), plus about 0.5 KB per text. The tokenizer and the layer's
+    settings are checked at each call: another tokenizer (a reloaded
+    encoder) or setting empties the cache."""
+
+    def __init__(self) -> None:
+        self._tokenizer = None
+        self._settings: Optional[Tuple] = None
+        self._docs: Dict[str, _KeptDoc] = {}
+
+    def __len__(self) -> int:
+        return len(self._docs)
+
+    def tokenize(self, model: Model, texts: Sequence[str]) -> WordpieceBatch:
+        """``tokenize_texts(model, texts)``, from the kept rows where every
+        text was seen before."""
+        tokenizer = get_tokenizer(model)
+        attrs = model.attrs
+        settings = tuple(attrs[k] for k in ("max_length", "two_segments", "separator", "truncation",
+                                            "windows", "stride"))
+        if tokenizer is not self._tokenizer or settings != self._settings:
+            self._docs.clear()
+            self._tokenizer, self._settings = tokenizer, settings
+        docs = self._docs
+        if not texts or any(text not in docs for text in texts):
+            batch = tokenize_texts(model, texts)
+            self._keep(texts, batch)
+            return batch
+        return _assemble([docs[text] for text in texts], _pad_id(tokenizer), attrs["two_segments"])
+
+    def _keep(self, texts: Sequence[str], batch: WordpieceBatch) -> None:
+        # Each doc's rows are consecutive, in doc order (encode_texts).
+        bounds = numpy.searchsorted(batch.doc_index, numpy.arange(len(texts) + 1)).tolist()
+        truncated = set(batch.truncated)
+        lengths = batch.lengths.tolist()
+        for i, text in enumerate(texts):
+            if text in self._docs:
+                continue
+            rows = range(bounds[i], bounds[i + 1])
+            self._docs[text] = (
+                tuple(batch.input_ids[r, : lengths[r]].astype("int32") for r in rows),
+                tuple(batch.token_type_ids[r, : lengths[r]].astype("int8") for r in rows),
+                tuple(batch.offsets[r].astype("int32") for r in rows),
+                -1 if batch.b_starts is None else int(batch.b_starts[i]),
+                i in truncated,
+            )
+
+
+def _assemble(kept: List[_KeptDoc], pad_id: int, two_segments: bool) -> WordpieceBatch:
+    """The padded batch of kept docs, as encode_texts pads it."""
+    ids = [row for doc in kept for row in doc[0]]
+    types = [row for doc in kept for row in doc[1]]
+    lengths = numpy.fromiter(map(len, ids), dtype="int64", count=len(ids))
+    width = int(lengths.max())
+    input_ids = numpy.full((len(ids), width), pad_id, dtype="int64")
+    token_type_ids = numpy.zeros((len(ids), width), dtype="int64")
+    for row, (row_ids, row_types) in enumerate(zip(ids, types)):
+        input_ids[row, : len(row_ids)] = row_ids
+        token_type_ids[row, : len(row_types)] = row_types
+    attention_mask = (numpy.arange(width)[None, :] < lengths[:, None]).astype("int64")
+    counts = [len(doc[0]) for doc in kept]
+    return WordpieceBatch(
+        input_ids, attention_mask, token_type_ids,
+        [offsets.astype("int64") for doc in kept for offsets in doc[2]],
+        numpy.repeat(numpy.arange(len(kept), dtype="int64"), counts),
+        lengths,
+        [i for i, doc in enumerate(kept) if doc[4]],
+        b_starts=numpy.asarray([doc[3] for doc in kept], dtype="int64") if two_segments else None,
+    )
 
 
 def wordpieces_forward(model: Model, docs: Union[List[Doc], WordpieceBatch], is_train: bool):

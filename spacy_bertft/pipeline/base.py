@@ -21,7 +21,7 @@ from ..data_classes import WordpieceBatch
 from ..errors import Errors
 from ..layers.hf_shim import HFShim
 from ..layers.transformer import get_shim
-from ..layers.wordpieces import tokenize_texts, wordpieces_forward
+from ..layers.wordpieces import WordpieceCache, tokenize_texts, wordpieces_forward
 
 ENCODER_DIR = "encoder"
 
@@ -56,6 +56,12 @@ def check_pass_limit(name: str, value: Any) -> None:
     default (E167 otherwise)."""
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
         raise ValueError(Errors.E167.format(name=name, value=value))
+
+
+def check_cache_setting(value: Any) -> None:
+    """cache_wordpieces: True, False, or None for the device's default (E169)."""
+    if value is not None and not isinstance(value, bool):
+        raise ValueError(Errors.E169.format(value=value))
 
 
 def split_by_padded_size(lengths: Sequence[int], budget: int) -> List[List[int]]:
@@ -155,6 +161,8 @@ class BertPipe(TrainablePipe):
         self.scorer = scorer
         self.cfg = dict(cfg)
         self.cfg["predict_batch_size"] = predict_batch_size
+        # Training's kept wordpieces (cache_wordpieces), made at the first update.
+        self._wordpiece_cache: Optional[WordpieceCache] = None
 
     # The encoder -------------------------------------------------------------
 
@@ -207,14 +215,32 @@ class BertPipe(TrainablePipe):
         """Raise a clear error, naming the doc, on input the model cannot read
         (before sorting, so the index is the caller's)."""
 
-    def _encode(self, texts: Sequence[str]) -> Optional[WordpieceBatch]:
+    def _encode(self, texts: Sequence[str], *, training: bool = False) -> Optional[WordpieceBatch]:
         """The docs' wordpieces as the model's "wordpieces" layer makes them
         (None without one, or before the encoder is loaded): what prediction
         sorts and splits by, QA counts windows by and, where the model reads
         wordpieces first (``_reads_wordpieces``), the model reads in place of
-        the docs, so that they share one tokenization."""
+        the docs, so that they share one tokenization. In training, with
+        ``cache_wordpieces``, each distinct text is tokenized once
+        (``WordpieceCache``)."""
         layer = self._wordpieces_layer()
-        return None if layer is None else tokenize_texts(layer, texts)
+        if layer is None:
+            return None
+        if training and self._caches_wordpieces():
+            if self._wordpiece_cache is None:
+                self._wordpiece_cache = WordpieceCache()
+            return self._wordpiece_cache.tokenize(layer, texts)
+        return tokenize_texts(layer, texts)
+
+    def _caches_wordpieces(self) -> bool:
+        """cache_wordpieces, or its default for the encoder's device: on a
+        GPU, where the host's work per step bounds a small encoder's rate;
+        not on CPU, where the encoder's arithmetic is the time and memory
+        the tighter limit."""
+        setting = self.cfg.get("cache_wordpieces")
+        if setting is None:
+            return self.encoder_shim.device.type != "cpu"
+        return bool(setting)
 
     def _wordpieces_layer(self) -> Optional[Model]:
         model = self.model
@@ -339,7 +365,7 @@ class BertPipe(TrainablePipe):
         read = feed or self.validates_texts or budget > 0
         texts = [eg.predicted.text for eg in examples] if read else None
         self._validate(examples, texts if self.validates_texts else None)
-        batch = self._encode(texts) if feed or budget > 0 else None
+        batch = self._encode(texts, training=True) if feed or budget > 0 else None
         splits = [list(range(len(examples)))]
         if batch is not None and budget > 0:
             splits = split_by_padded_size(batch.wordpieces_per_doc(len(examples)).tolist(), budget)

@@ -57,6 +57,7 @@ def make_pair_scorer() -> Callable:
         "positive_label": None,
         "predict_batch_size": 64,
         "max_wordpieces_per_pass": None,
+        "cache_wordpieces": None,
         "scorer": {"@scorers": "spacy-bertft.pair_scorer.v1"},
     },
     default_score_weights={
@@ -75,14 +76,16 @@ def make_bert_pair_classifier(
     positive_label: Optional[str],
     predict_batch_size: int,
     max_wordpieces_per_pass: Optional[int] = None,
+    cache_wordpieces: Optional[bool] = None,
     scorer: Optional[Callable] = None,
 ) -> "BertPairClassifier":
     """Classify pairs of texts held in one doc (see ``spacy_bertft.pair_doc``).
-    max_wordpieces_per_pass: as for bert_textcat (both segments count)."""
+    max_wordpieces_per_pass: as for bert_textcat (both segments count).
+    cache_wordpieces: as for bert_textcat."""
     return BertPairClassifier(
         nlp.vocab, model, name, separator=separator, positive_label=positive_label,
         scorer=scorer, predict_batch_size=predict_batch_size,
-        max_wordpieces_per_pass=max_wordpieces_per_pass,
+        max_wordpieces_per_pass=max_wordpieces_per_pass, cache_wordpieces=cache_wordpieces,
     )
 
 
@@ -90,7 +93,8 @@ class BertPairClassifier(BertTextCategorizer):
     """Exclusive classes over a pair of segments; writes ``doc.cats`` and
     ``doc.spans["segments"]``."""
 
-    factory_settings = ("predict_batch_size", "separator", "positive_label", "max_wordpieces_per_pass")
+    factory_settings = ("predict_batch_size", "separator", "positive_label", "max_wordpieces_per_pass",
+                        "cache_wordpieces")
 
     def __init__(
         self,
@@ -103,10 +107,12 @@ class BertPairClassifier(BertTextCategorizer):
         scorer: Optional[Callable] = None,
         predict_batch_size: int = 64,
         max_wordpieces_per_pass: Optional[int] = None,
+        cache_wordpieces: Optional[bool] = None,
     ) -> None:
         super().__init__(
             vocab, model, name, threshold=0.0, multi_label=False, scorer=scorer,
             predict_batch_size=predict_batch_size, max_wordpieces_per_pass=max_wordpieces_per_pass,
+            cache_wordpieces=cache_wordpieces,
         )
         self.cfg["separator"] = separator
         self.cfg["positive_label"] = positive_label

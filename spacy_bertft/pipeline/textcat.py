@@ -12,7 +12,7 @@ from thinc.api import Config, Model
 from thinc.types import Floats2d
 
 from ..errors import Errors
-from .base import BertPipe, UpdatePass, check_pass_limit
+from .base import BertPipe, UpdatePass, check_cache_setting, check_pass_limit
 
 # Training's padded wordpieces per forward pass on CPU by default (see
 # make_bert_textcat): a batch of 32 docs up to 48 wordpieces goes in one.
@@ -81,6 +81,7 @@ def make_textcat_scorer() -> Callable:
         "threshold": 0.0,
         "predict_batch_size": 64,
         "max_wordpieces_per_pass": None,
+        "cache_wordpieces": None,
         "scorer": {"@scorers": "spacy-bertft.textcat_scorer.v1"},
     },
     default_score_weights={
@@ -100,6 +101,7 @@ def make_bert_textcat(
     threshold: float,
     predict_batch_size: int,
     max_wordpieces_per_pass: Optional[int] = None,
+    cache_wordpieces: Optional[bool] = None,
     scorer: Optional[Callable] = None,
 ) -> "BertTextCategorizer":
     """Exclusive classes: softmax over the labels, one true label per doc.
@@ -111,11 +113,16 @@ def make_bert_textcat(
         activations held at once are those of a pass of this size (or of one
         doc, where a doc alone is longer). 0: no limit. None (default): by
         the encoder's device, 1536 on CPU, no limit on a GPU (docs/design.md).
+    cache_wordpieces (Optional[bool]): Training: keep each distinct text's
+        wordpieces, so that a text is tokenized once rather than once per
+        epoch (13 bytes per wordpiece and about 0.5 KB per text, in host
+        memory). None (default): by the encoder's device, on a GPU (where
+        the host's work per step bounds the rate), not on CPU.
     """
     return BertTextCategorizer(
         nlp.vocab, model, name, threshold=threshold, scorer=scorer,
         predict_batch_size=predict_batch_size, multi_label=False,
-        max_wordpieces_per_pass=max_wordpieces_per_pass,
+        max_wordpieces_per_pass=max_wordpieces_per_pass, cache_wordpieces=cache_wordpieces,
     )
 
 
@@ -127,6 +134,7 @@ def make_bert_textcat(
         "threshold": 0.5,
         "predict_batch_size": 64,
         "max_wordpieces_per_pass": None,
+        "cache_wordpieces": None,
         "scorer": {"@scorers": "spacy-bertft.textcat_scorer.v1"},
     },
     default_score_weights={
@@ -146,21 +154,22 @@ def make_bert_textcat_multilabel(
     threshold: float,
     predict_batch_size: int,
     max_wordpieces_per_pass: Optional[int] = None,
+    cache_wordpieces: Optional[bool] = None,
     scorer: Optional[Callable] = None,
 ) -> "BertTextCategorizer":
     """Multilabel: an independent sigmoid per label, zero or more true labels.
-    max_wordpieces_per_pass: as for bert_textcat."""
+    max_wordpieces_per_pass, cache_wordpieces: as for bert_textcat."""
     return BertTextCategorizer(
         nlp.vocab, model, name, threshold=threshold, scorer=scorer,
         predict_batch_size=predict_batch_size, multi_label=True,
-        max_wordpieces_per_pass=max_wordpieces_per_pass,
+        max_wordpieces_per_pass=max_wordpieces_per_pass, cache_wordpieces=cache_wordpieces,
     )
 
 
 class BertTextCategorizer(BertPipe):
     """Classify docs with a fine-tuned BERT encoder; writes ``doc.cats``."""
 
-    factory_settings = ("predict_batch_size", "threshold", "max_wordpieces_per_pass")
+    factory_settings = ("predict_batch_size", "threshold", "max_wordpieces_per_pass", "cache_wordpieces")
     validates_texts = True
 
     def __init__(
@@ -174,12 +183,14 @@ class BertTextCategorizer(BertPipe):
         scorer: Optional[Callable] = None,
         predict_batch_size: int = 64,
         max_wordpieces_per_pass: Optional[int] = None,
+        cache_wordpieces: Optional[bool] = None,
     ) -> None:
         check_pass_limit("max_wordpieces_per_pass", max_wordpieces_per_pass)
+        check_cache_setting(cache_wordpieces)
         super().__init__(
             vocab, model, name, scorer=scorer, predict_batch_size=predict_batch_size,
             labels=[], threshold=threshold, multi_label=multi_label,
-            max_wordpieces_per_pass=max_wordpieces_per_pass,
+            max_wordpieces_per_pass=max_wordpieces_per_pass, cache_wordpieces=cache_wordpieces,
         )
 
     @property

@@ -1,0 +1,167 @@
+"""cache_wordpieces: training tokenizes each distinct text once; a batch of
+seen texts is put together from the kept rows and is the batch the
+tokenizer would have made."""
+import pytest
+import spacy
+import torch
+from thinc.api import fix_random_seed
+
+from spacy_bertft.layers.wordpieces import WordpieceCache, tokenize_texts
+
+from . import test_pair, test_qa, test_textcat
+
+LONG_CONTEXT = ("the cat sat on the mat and the dog was sleeping outside in london with mary and john, "
+                "who had come back from paris the day before.")
+
+
+def assert_same_batch(a, b):
+    for field in ("input_ids", "attention_mask", "token_type_ids", "doc_index", "lengths"):
+        x, y = getattr(a, field), getattr(b, field)
+        assert x.dtype == y.dtype and x.shape == y.shape and (x == y).all(), field
+    assert a.truncated == b.truncated
+    assert len(a.offsets) == len(b.offsets)
+    for x, y in zip(a.offsets, b.offsets):
+        assert x.dtype == y.dtype and (x == y).all()
+    assert (a.b_starts is None) == (b.b_starts is None)
+    if a.b_starts is not None:
+        assert a.b_starts.dtype == b.b_starts.dtype and (a.b_starts == b.b_starts).all()
+    assert a.origin is None and b.origin is None
+
+
+def _textcat(encoder):
+    nlp = test_textcat.make_nlp(encoder)
+    examples = [test_textcat.Example.from_dict(nlp.make_doc(t), {"cats": c}) for t, c in test_textcat.TRAIN]
+    return nlp, "textcat", examples
+
+
+def _pair(encoder):
+    nlp = test_pair.make_nlp(encoder)
+    return nlp, "pair", test_pair.make_examples(nlp)
+
+
+def _qa(encoder):
+    # windows: the long context makes several rows
+    nlp = test_qa.make_nlp(encoder, max_length=24, stride=6)
+    rows = test_qa.QA + [("where was the dog sleeping?", LONG_CONTEXT, "outside in london")]
+    return nlp, "qa", test_qa.make_examples(nlp, rows)
+
+
+@pytest.mark.parametrize("make", [_textcat, _pair, _qa])
+def test_kept_batches_are_the_tokenizers(tiny_encoder, make):
+    nlp, name, examples = make(tiny_encoder)
+    nlp.initialize(lambda: examples)
+    layer = nlp.get_pipe(name)._wordpieces_layer()
+    texts = [eg.predicted.text for eg in examples]
+    cache = WordpieceCache()
+    # first sight: tokenized as without the cache, and kept
+    assert_same_batch(cache.tokenize(layer, texts[:3]), tokenize_texts(layer, texts[:3]))
+    assert len(cache) == 3
+    assert_same_batch(cache.tokenize(layer, texts), tokenize_texts(layer, texts))
+    assert len(cache) == len(set(texts))
+    # seen texts, in another order and repeated: put together from the cache
+    order = [len(texts) - 1, 0, 2, 0, 1]
+    batch = cache.tokenize(layer, [texts[i] for i in order])
+    assert_same_batch(batch, tokenize_texts(layer, [texts[i] for i in order]))
+    if name == "qa":
+        assert batch.n_rows > len(order)
+    # another setting of the layer empties the cache
+    stride = layer.attrs["stride"]
+    layer.attrs["stride"] = 4
+    try:
+        assert_same_batch(cache.tokenize(layer, texts[:2]), tokenize_texts(layer, texts[:2]))
+        assert len(cache) == 2
+    finally:
+        layer.attrs["stride"] = stride
+
+
+def test_kept_truncation_is_reported(tiny_encoder):
+    nlp, name, examples = _textcat(tiny_encoder)
+    nlp.initialize(lambda: examples)
+    layer = nlp.get_pipe(name)._wordpieces_layer()
+    layer.attrs["max_length"] = 6
+    texts = ["a great happy film that i would watch again", "fine"]
+    cache = WordpieceCache()
+    first = cache.tokenize(layer, texts)
+    assert first.truncated == [0]
+    again = cache.tokenize(layer, texts[::-1])
+    assert_same_batch(again, tokenize_texts(layer, texts[::-1]))
+    assert again.truncated == [1]
+
+
+def test_unseen_text_errors_name_the_callers_doc(tiny_encoder):
+    # a batch with an unseen text is tokenized whole, so the message names
+    # the doc's index in the caller's batch, not in the unseen texts
+    nlp, name, examples = _pair(tiny_encoder)
+    nlp.initialize(lambda: examples)
+    layer = nlp.get_pipe(name)._wordpieces_layer()
+    texts = [eg.predicted.text for eg in examples]
+    cache = WordpieceCache()
+    cache.tokenize(layer, texts[:2])
+    with pytest.raises(ValueError, match=r"E015\] Doc 2:"):
+        cache.tokenize(layer, texts[:2] + ["no separator here"])
+    assert len(cache) == 2
+
+
+@pytest.mark.parametrize("make", [_textcat, _pair, _qa])
+def test_cached_updates_are_the_same_updates(tiny_encoder, make):
+    results = []
+    for cache in (False, True):
+        nlp, name, examples = make(tiny_encoder)
+        component = nlp.get_pipe(name)
+        component.cfg["cache_wordpieces"] = cache
+        fix_random_seed(0)
+        nlp.initialize(lambda: examples)
+        losses = []
+        for _ in range(3):
+            step = {}
+            nlp.update(examples, drop=0.0, losses=step)
+            losses.append(step[name])
+        assert (component._wordpiece_cache is not None) == cache
+        if cache:
+            assert len(component._wordpiece_cache) == len({eg.predicted.text for eg in examples})
+        results.append(losses)
+    assert results[1] == pytest.approx(results[0], rel=1e-6)
+
+
+def test_cache_default_depends_on_the_device(tiny_encoder, monkeypatch):
+    nlp, name, examples = _textcat(tiny_encoder)
+    component = nlp.get_pipe(name)
+    assert component.cfg["cache_wordpieces"] is None
+    assert not component._caches_wordpieces()
+    nlp.initialize(lambda: examples)
+    texts = [eg.predicted.text for eg in examples]
+    component._encode(texts, training=True)
+    assert component._wordpiece_cache is None
+    component.cfg["cache_wordpieces"] = True
+    assert component._caches_wordpieces()
+
+    class OnGPU:
+        device = torch.device("cuda")
+
+    component.cfg["cache_wordpieces"] = None
+    monkeypatch.setattr(type(component), "encoder_shim", property(lambda self: OnGPU()))
+    assert component._caches_wordpieces()
+    component.cfg["cache_wordpieces"] = False
+    assert not component._caches_wordpieces()
+
+
+@pytest.mark.parametrize("factory", ["bert_textcat", "bert_textcat_multilabel", "bert_pair_classifier", "bert_qa"])
+def test_cache_setting_is_checked(tiny_encoder, factory):
+    assert spacy.blank("en").add_pipe(factory, config={"model": {"encoder": {"name": tiny_encoder}}}
+                                      ).cfg["cache_wordpieces"] is None
+    for bad in ("yes", 1):
+        # spaCy's config validation or E169, naming the setting either way
+        with pytest.raises(ValueError, match="cache_wordpieces"):
+            spacy.blank("en").add_pipe(factory, config={"model": {"encoder": {"name": tiny_encoder}},
+                                                        "cache_wordpieces": bad})
+
+
+def test_cache_setting_is_the_loading_configs(tiny_encoder, tmp_path):
+    nlp, name, examples = _textcat(tiny_encoder)
+    nlp.get_pipe(name).cfg["cache_wordpieces"] = True
+    nlp.initialize(lambda: examples)
+    nlp.to_disk(tmp_path)
+    # a setting of the config that loads the pipeline, not learned state
+    assert spacy.load(tmp_path).get_pipe(name).cfg["cache_wordpieces"] is None
+    other = spacy.load(tmp_path, config={"components": {name: {"cache_wordpieces": False}}})
+    assert other.get_pipe(name).cfg["cache_wordpieces"] is False
