@@ -326,8 +326,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                         "GPU default is 8) and unpadded with cuDNN attention allowed (the encoder's "
                         "defaults before 2026-11-27)")
     p.add_argument("--cache-ab", action="store_true",
-                   help="for cls, pair and qa in bf16, also spacy train with cache_wordpieces false (the "
-                        "components before 2026-11-27's third device session)")
+                   help="for cls, pair and qa in bf16, also spacy train with cache_wordpieces false (what the "
+                        "components did before 0dbb206); on --cpu-dry-run, in float32 with it true (off by "
+                        "default on CPU)")
     p.add_argument("--profile", default=None,
                    help="also run spacy train for the first kind with bf16 under cProfile; top functions to this file")
     p.add_argument("--peers", default="hf,hf-grouped",
@@ -394,9 +395,12 @@ def main(argv: Optional[List[str]] = None) -> int:
                                   {"model.encoder.pad_to_multiple_of": "1",
                                    "model.encoder.attention_backends": '["cudnn","flash","efficient","math"]'})]
                 if args.cache_ab and kind in ("cls", "pair", "qa"):
-                    variants += [("bertft, no wordpiece cache", {"cache_wordpieces": "false"})]
+                    # the other side of the device's default (on on a GPU, off on CPU)
+                    variants += [("bertft, no wordpiece cache", {"cache_wordpieces": "false"}) if gpu
+                                 else ("bertft, wordpiece cache", {"cache_wordpieces": "true"})]
                 for bf16 in precisions:
-                    for system, overrides in (variants if bf16 else variants[:1]):
+                    # The A/B variants run in bf16 on a GPU, in float32 on the CPU dry run.
+                    for system, overrides in (variants if bf16 or not gpu else variants[:1]):
                         runs.append((system, bf16, run_spacy(
                             kind, encoder, train, dev, steps=args.steps, bf16=bf16, batch=args.batch_size,
                             warm=args.warm, log_dir=tmp, gpu=gpu, overrides=overrides)))

@@ -3,8 +3,8 @@ stacks (``py-spy record --format raw``, as ``bench/gpu_check.sh`` with
 PYSPY=1 writes them, gzipped or not): the share of the samples inside the
 loop's function that each frame is on the stack for (inclusive), main thread.
 
-    python bench/pyspy_summary.py pyspy-bertft.txt.gz --root train_while_improving
-    python bench/pyspy_summary.py pyspy-trainer.txt.gz --root _inner_training_loop
+    python bench/pyspy_summary.py pyspy-qa-bertft.txt.gz --root train_while_improving
+    python bench/pyspy_summary.py pyspy-qa-trainer.txt.gz --root _inner_training_loop
 """
 import argparse
 import gzip
