@@ -193,9 +193,14 @@ def tokenize_texts(model: Model, texts: Sequence[str]) -> WordpieceBatch:
     return encode_texts(tokenizer, list(texts), **options)
 
 
-# One doc's rows, kept compact: ids (int32), type ids (int8) and offsets
-# (int32) per row, where its second segment starts, whether it was truncated.
-_KeptDoc = Tuple[Tuple[numpy.ndarray, ...], Tuple[numpy.ndarray, ...], Tuple[numpy.ndarray, ...], int, bool]
+# One doc's rows, kept compact: its wordpieces' (id, type id, offset start,
+# offset end) as one int32 array, the rows' lengths, where its second segment
+# starts (-1: none), whether it was truncated.
+_KeptDoc = Tuple[numpy.ndarray, Tuple[int, ...], int, bool]
+
+# Bytes a kept doc costs besides its wordpieces and text (the array's header,
+# the tuples, the dict's entry), for the cache's limit.
+_KEPT_OVERHEAD = 400
 
 
 class WordpieceCache:
@@ -205,12 +210,19 @@ class WordpieceCache:
     dataset once before the Trainer starts. A batch with a text not seen yet
     is tokenized whole, exactly as without the cache (so a message names the
     caller's doc), and its texts are kept; a batch of seen texts is put
-    together from what was kept. Kept per wordpiece: 13 bytes (id, type id,
-    offsets), plus about 0.5 KB per text. The tokenizer and the layer's
-    settings are checked at each call: another tokenizer (a reloaded
-    encoder) or setting empties the cache."""
+    together from what was kept.
 
-    def __init__(self) -> None:
+    Kept per text: 16 bytes per wordpiece, the text itself (the key) and
+    about 0.4 KB, up to max_bytes in all: past it, new texts are tokenized
+    and not kept (a corpus that makes new texts each epoch, as augmenters
+    do, stops growing the cache there). The tokenizer (its identity,
+    vocabulary size and maximum length) and the layer's settings are
+    checked at each call: a change empties the cache.
+    """
+
+    def __init__(self, max_bytes: int = 2**30) -> None:
+        self.max_bytes = max_bytes
+        self.n_bytes = 0
         self._tokenizer = None
         self._settings: Optional[Tuple] = None
         self._docs: Dict[str, _KeptDoc] = {}
@@ -225,8 +237,10 @@ class WordpieceCache:
         attrs = model.attrs
         settings = tuple(attrs[k] for k in ("max_length", "two_segments", "separator", "truncation",
                                             "windows", "stride"))
+        settings += (_vocabulary(tokenizer), model_max_length(tokenizer))
         if tokenizer is not self._tokenizer or settings != self._settings:
             self._docs.clear()
+            self.n_bytes = 0
             self._tokenizer, self._settings = tokenizer, settings
         docs = self._docs
         if not texts or any(text not in docs for text in texts):
@@ -244,35 +258,55 @@ class WordpieceCache:
             if text in self._docs:
                 continue
             rows = range(bounds[i], bounds[i + 1])
+            packed = numpy.concatenate([
+                numpy.column_stack((batch.input_ids[r, : lengths[r]], batch.token_type_ids[r, : lengths[r]],
+                                    batch.offsets[r]))
+                for r in rows
+            ]).astype("int32")
+            cost = packed.nbytes + len(text) + _KEPT_OVERHEAD
+            if self.n_bytes + cost > self.max_bytes:
+                return
+            self.n_bytes += cost
             self._docs[text] = (
-                tuple(batch.input_ids[r, : lengths[r]].astype("int32") for r in rows),
-                tuple(batch.token_type_ids[r, : lengths[r]].astype("int8") for r in rows),
-                tuple(batch.offsets[r].astype("int32") for r in rows),
+                packed,
+                tuple(lengths[r] for r in rows),
                 -1 if batch.b_starts is None else int(batch.b_starts[i]),
                 i in truncated,
             )
 
 
+def _vocabulary(tokenizer) -> Tuple[int, int]:
+    """The tokenizer's vocabulary size and added tokens, cheaply (``len`` of
+    a fast tokenizer builds the whole vocabulary: 3 ms for 30k wordpieces)."""
+    backend = tokenizer.backend_tokenizer
+    return backend.get_vocab_size(with_added_tokens=False), len(backend.get_added_tokens_decoder())
+
+
 def _assemble(kept: List[_KeptDoc], pad_id: int, two_segments: bool) -> WordpieceBatch:
     """The padded batch of kept docs, as encode_texts pads it."""
-    ids = [row for doc in kept for row in doc[0]]
-    types = [row for doc in kept for row in doc[1]]
-    lengths = numpy.fromiter(map(len, ids), dtype="int64", count=len(ids))
+    lengths = numpy.fromiter((n for doc in kept for n in doc[1]), dtype="int64")
     width = int(lengths.max())
-    input_ids = numpy.full((len(ids), width), pad_id, dtype="int64")
-    token_type_ids = numpy.zeros((len(ids), width), dtype="int64")
-    for row, (row_ids, row_types) in enumerate(zip(ids, types)):
-        input_ids[row, : len(row_ids)] = row_ids
-        token_type_ids[row, : len(row_types)] = row_types
+    n_rows = len(lengths)
+    input_ids = numpy.full((n_rows, width), pad_id, dtype="int64")
+    token_type_ids = numpy.zeros((n_rows, width), dtype="int64")
+    offsets: List[numpy.ndarray] = []
+    row = 0
+    for packed, row_lengths, _, _ in kept:
+        start = 0
+        for n in row_lengths:
+            part = packed[start : start + n]
+            input_ids[row, :n] = part[:, 0]
+            token_type_ids[row, :n] = part[:, 1]
+            offsets.append(part[:, 2:].astype("int64"))
+            start += n
+            row += 1
     attention_mask = (numpy.arange(width)[None, :] < lengths[:, None]).astype("int64")
-    counts = [len(doc[0]) for doc in kept]
     return WordpieceBatch(
-        input_ids, attention_mask, token_type_ids,
-        [offsets.astype("int64") for doc in kept for offsets in doc[2]],
-        numpy.repeat(numpy.arange(len(kept), dtype="int64"), counts),
+        input_ids, attention_mask, token_type_ids, offsets,
+        numpy.repeat(numpy.arange(len(kept), dtype="int64"), [len(doc[1]) for doc in kept]),
         lengths,
-        [i for i, doc in enumerate(kept) if doc[4]],
-        b_starts=numpy.asarray([doc[3] for doc in kept], dtype="int64") if two_segments else None,
+        [i for i, doc in enumerate(kept) if doc[3]],
+        b_starts=numpy.asarray([doc[2] for doc in kept], dtype="int64") if two_segments else None,
     )
 
 

@@ -226,17 +226,22 @@ class BertPipe(TrainablePipe):
         layer = self._wordpieces_layer()
         if layer is None:
             return None
-        if training and self._caches_wordpieces():
-            if self._wordpiece_cache is None:
-                self._wordpiece_cache = WordpieceCache()
-            return self._wordpiece_cache.tokenize(layer, texts)
+        if training:
+            if self._caches_wordpieces():
+                if self._wordpiece_cache is None:
+                    self._wordpiece_cache = WordpieceCache()
+                return self._wordpiece_cache.tokenize(layer, texts)
+            self._wordpiece_cache = None  # turned off: what it kept goes
         return tokenize_texts(layer, texts)
 
     def _caches_wordpieces(self) -> bool:
         """cache_wordpieces, or its default for the encoder's device: on a
-        GPU, where the host's work per step bounds a small encoder's rate;
-        not on CPU, where the encoder's arithmetic is the time and memory
-        the tighter limit."""
+        GPU (any device but the CPU), where the host's work per step bounds
+        a small encoder's rate; not on CPU, where the encoder's arithmetic is
+        the time and memory the tighter limit. Off for a component without
+        the setting."""
+        if "cache_wordpieces" not in self.factory_settings:
+            return False
         setting = self.cfg.get("cache_wordpieces")
         if setting is None:
             return self.encoder_shim.device.type != "cpu"
@@ -526,3 +531,5 @@ class BertPipe(TrainablePipe):
         for node in self.model.walk():
             if "warned" in node.attrs:
                 node.attrs["warned"] = False
+        # Training's kept wordpieces belong to the encoder before the load.
+        self._wordpiece_cache = None

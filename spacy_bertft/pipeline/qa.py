@@ -200,8 +200,9 @@ def make_bert_qa(
         a GPU a small model's pass costs its kernel launches, whatever its size).
     cache_wordpieces (Optional[bool]): Training: keep each distinct doc's
         windows, so that a question and its context are tokenized once rather
-        than once per epoch (13 bytes per wordpiece and about 0.5 KB per doc,
-        in host memory). None (default): on a GPU, not on CPU.
+        than once per epoch (in host memory: 16 bytes per wordpiece, the text
+        and about 0.4 KB per doc, at most 1 GiB). None (default): on a GPU,
+        not on CPU.
     """
     return BertQuestionAnswerer(
         nlp.vocab, model, name, answers_key=answers_key, n_best=n_best,

@@ -115,9 +115,10 @@ def make_bert_textcat(
         the encoder's device, 1536 on CPU, no limit on a GPU (docs/design.md).
     cache_wordpieces (Optional[bool]): Training: keep each distinct text's
         wordpieces, so that a text is tokenized once rather than once per
-        epoch (13 bytes per wordpiece and about 0.5 KB per text, in host
-        memory). None (default): by the encoder's device, on a GPU (where
-        the host's work per step bounds the rate), not on CPU.
+        epoch (in host memory: 16 bytes per wordpiece, the text and about
+        0.4 KB per text, at most 1 GiB; texts past it are tokenized each
+        time). None (default): by the encoder's device, on a GPU (where the
+        host's work per step bounds the rate), not on CPU.
     """
     return BertTextCategorizer(
         nlp.vocab, model, name, threshold=threshold, scorer=scorer,

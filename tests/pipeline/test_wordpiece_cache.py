@@ -6,6 +6,7 @@ import spacy
 import torch
 from thinc.api import fix_random_seed
 
+from spacy_bertft.layers import wordpieces
 from spacy_bertft.layers.wordpieces import WordpieceCache, tokenize_texts
 
 from . import test_pair, test_qa, test_textcat
@@ -21,7 +22,7 @@ def assert_same_batch(a, b):
     assert a.truncated == b.truncated
     assert len(a.offsets) == len(b.offsets)
     for x, y in zip(a.offsets, b.offsets):
-        assert x.dtype == y.dtype and (x == y).all()
+        assert x.dtype == y.dtype and x.shape == y.shape and (x == y).all()
     assert (a.b_starts is None) == (b.b_starts is None)
     if a.b_starts is not None:
         assert a.b_starts.dtype == b.b_starts.dtype and (a.b_starts == b.b_starts).all()
@@ -46,21 +47,37 @@ def _qa(encoder):
     return nlp, "qa", test_qa.make_examples(nlp, rows)
 
 
+def counting_tokenizer(monkeypatch):
+    """Count the cache's calls of tokenize_texts."""
+    calls = []
+
+    def counted(model, texts):
+        calls.append(len(texts))
+        return tokenize_texts(model, texts)
+
+    monkeypatch.setattr(wordpieces, "tokenize_texts", counted)
+    return calls
+
+
 @pytest.mark.parametrize("make", [_textcat, _pair, _qa])
-def test_kept_batches_are_the_tokenizers(tiny_encoder, make):
+def test_kept_batches_are_the_tokenizers(tiny_encoder, monkeypatch, make):
     nlp, name, examples = make(tiny_encoder)
     nlp.initialize(lambda: examples)
-    layer = nlp.get_pipe(name)._wordpieces_layer()
+    component = nlp.get_pipe(name)
+    layer = component._wordpieces_layer()
     texts = [eg.predicted.text for eg in examples]
+    calls = counting_tokenizer(monkeypatch)
     cache = WordpieceCache()
     # first sight: tokenized as without the cache, and kept
     assert_same_batch(cache.tokenize(layer, texts[:3]), tokenize_texts(layer, texts[:3]))
     assert len(cache) == 3
     assert_same_batch(cache.tokenize(layer, texts), tokenize_texts(layer, texts))
-    assert len(cache) == len(set(texts))
-    # seen texts, in another order and repeated: put together from the cache
+    assert len(cache) == len(set(texts)) and calls == [3, len(texts)]
+    # seen texts, in another order and repeated: put together from the
+    # cache, without the tokenizer
     order = [len(texts) - 1, 0, 2, 0, 1]
     batch = cache.tokenize(layer, [texts[i] for i in order])
+    assert calls == [3, len(texts)]
     assert_same_batch(batch, tokenize_texts(layer, [texts[i] for i in order]))
     if name == "qa":
         assert batch.n_rows > len(order)
@@ -69,9 +86,23 @@ def test_kept_batches_are_the_tokenizers(tiny_encoder, make):
     layer.attrs["stride"] = 4
     try:
         assert_same_batch(cache.tokenize(layer, texts[:2]), tokenize_texts(layer, texts[:2]))
-        assert len(cache) == 2
+        assert len(cache) == 2 and calls[-1] == 2
     finally:
         layer.attrs["stride"] = stride
+    assert len(calls) == 3
+    cache.tokenize(layer, texts[:2])  # the setting back: emptied again
+    assert len(cache) == 2 and len(calls) == 4
+    cache.tokenize(layer, texts[1::-1])
+    assert len(calls) == 4
+    # so does another tokenizer (a reloaded encoder), or one whose
+    # vocabulary grew
+    shim = component.encoder_shim
+    shim.tokenizer = type(shim.tokenizer).from_pretrained(tiny_encoder)
+    cache.tokenize(layer, texts[:1])
+    assert len(cache) == 1 and len(calls) == 5
+    shim.tokenizer.add_tokens(["zzyzxword"])
+    cache.tokenize(layer, texts[:1])
+    assert len(cache) == 1 and len(calls) == 6
 
 
 def test_kept_truncation_is_reported(tiny_encoder):
@@ -86,6 +117,22 @@ def test_kept_truncation_is_reported(tiny_encoder):
     again = cache.tokenize(layer, texts[::-1])
     assert_same_batch(again, tokenize_texts(layer, texts[::-1]))
     assert again.truncated == [1]
+
+
+def test_kept_bytes_are_bounded(tiny_encoder):
+    nlp, name, examples = _textcat(tiny_encoder)
+    nlp.initialize(lambda: examples)
+    layer = nlp.get_pipe(name)._wordpieces_layer()
+    texts = [eg.predicted.text for eg in examples]
+    probe = WordpieceCache()
+    probe.tokenize(layer, texts[:1])
+    # room for about two docs: the rest is tokenized each time, not kept
+    cache = WordpieceCache(max_bytes=int(probe.n_bytes * 2.5))
+    assert_same_batch(cache.tokenize(layer, texts), tokenize_texts(layer, texts))
+    assert len(cache) == 2 and cache.n_bytes <= cache.max_bytes
+    assert_same_batch(cache.tokenize(layer, texts[:2]), tokenize_texts(layer, texts[:2]))
+    assert_same_batch(cache.tokenize(layer, texts[::-1]), tokenize_texts(layer, texts[::-1]))
+    assert len(cache) == 2
 
 
 def test_unseen_text_errors_name_the_callers_doc(tiny_encoder):
@@ -134,6 +181,16 @@ def test_cache_default_depends_on_the_device(tiny_encoder, monkeypatch):
     assert component._wordpiece_cache is None
     component.cfg["cache_wordpieces"] = True
     assert component._caches_wordpieces()
+    component._encode(texts, training=True)
+    assert len(component._wordpiece_cache) == len(texts)
+    # turned off, or loaded again: what it kept goes
+    component.cfg["cache_wordpieces"] = False
+    component._encode(texts, training=True)
+    assert component._wordpiece_cache is None
+    component.cfg["cache_wordpieces"] = True
+    component._encode(texts, training=True)
+    component.from_bytes(component.to_bytes())
+    assert component._wordpiece_cache is None
 
     class OnGPU:
         device = torch.device("cuda")
