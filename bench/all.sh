@@ -4,7 +4,8 @@
 #
 #   bash bench/all.sh                 # everything (CPU: many hours on 2 cores)
 #   bash bench/all.sh sst2 mrpc       # some parts: sst2 sst2-seeds sst2-pooling pooler cls mrpc rte conll squad squad-600 augment ab ab-squad ab-bf16 sst2-bf16 lr significance
-#                                     encode cpu-proxy squad600-rss rte-passes mrpc-passes (the current code's side of the before/after checks)
+#                                     encode cpu-proxy squad600-rss rte-passes mrpc-passes sst2-bf16-pad conll-pad cache cache-proxy
+#                                     (the current code's side of the before/after checks)
 #
 # DATA (default ../shared/data), PY (default .venv/bin/python) and RESULTS
 # (default bench/results) can be set in the environment.
@@ -53,6 +54,25 @@ for part in "${PARTS[@]}"; do
           run "$task" --epochs 1 --peers none --set "max_wordpieces_per_pass=$budget" \
             --out "$R/$part/$task-e1-w$budget-r$round.json"
         done
+      done ;;
+    sst2-bf16-pad|conll-pad)  # the encoder's pad_to_multiple_of on CPU, 1 against 8: bertft only, alternating, 2 rounds
+      for round in 1 2; do
+        for pad in 1 8; do
+          if [ "$part" = sst2-bf16-pad ]; then
+            run sst2 --bf16 --peers none --set "model.encoder.pad_to_multiple_of=$pad" \
+              --out "$R/sst2-cpu-bf16-pad$pad-r$round.json"
+          else
+            run conll --peers none --set "model.encoder.pad_to_multiple_of=$pad" --out "$R/conll-pad$pad-r$round.json"
+          fi
+        done
+      done ;;
+    cache)  # the training wordpiece cache against the tokenizer's call, per batch of 32 (SST-2, MRPC)
+      "$PY" bench/wordpiece_cache.py --data-dir "$DATA" > "$R/wordpiece_cache.txt" ;;
+    cache-proxy)  # the cache on the GPU check's CPU stand-in (hidden size 32): cache off and on, 3 rounds
+      mkdir -p "$R/cpu-proxy"
+      for round in 1 2 3; do
+        "$PY" bench/gpu_bench.py --cpu-dry-run --sizes narrow --kinds cls,pair,qa --steps 150 --warm 20 --peers hf \
+          --cache-ab --out "$R/cpu-proxy/cache-ab-r$round.json"
       done ;;
     conll)  # issue 4: first 4000 sentences, 2 epochs, all of eng.testa; bertft seeds 1-2
       run conll --out "$R/conll.json"

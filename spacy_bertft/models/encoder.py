@@ -36,7 +36,9 @@ def build_hf_encoder_v1(
     pad_to_multiple_of (Optional[int]): Round each batch's padded length up
         to a multiple of this; the extra positions are masked and cut off
         again. Default: 8 on GPU (fewer distinct shapes to plan kernels for,
-        and tensor cores' multiple), 1 on CPU (every extra position costs).
+        and tensor cores' multiple) and on CPU with cpu_bf16 (oneDNN keeps
+        bf16 kernels per shape, and peak memory grows with the shapes), 1 on
+        CPU in float32 (every extra position costs).
     attention_backends (Optional[List[str]]): The attention kernels torch may
         choose on GPU, of "flash", "efficient", "math" and "cudnn". Default:
         all but "cudnn", whose kernels are planned anew for every input shape

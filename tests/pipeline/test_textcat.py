@@ -201,6 +201,8 @@ def test_pad_to_multiple_of_default_depends_on_the_device(tiny_encoder):
     encoder = make_nlp(tiny_encoder).get_pipe("textcat").model.get_ref("encoder")
     assert encoder.attrs["pad_to_multiple_of"] is None  # unset in the config
     assert padded_multiple(None, torch.device("cpu")) == 1
+    assert padded_multiple(None, torch.device("cpu"), cpu_bf16=True) == 8
+    assert padded_multiple(1, torch.device("cpu"), cpu_bf16=True) == 1
     assert padded_multiple(None, torch.device("cuda")) == 8
     assert padded_multiple(1, torch.device("cuda")) == 1
     assert padded_multiple(16, torch.device("cpu")) == 16
