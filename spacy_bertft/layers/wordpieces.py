@@ -207,9 +207,9 @@ class WordpieceCache:
     """Each distinct text's wordpieces as ``tokenize_texts`` makes them for
     a ``bert_wordpieces`` layer, kept so that training tokenizes a text once
     rather than once per epoch, as Hugging Face's users tokenize their
-    dataset once before the Trainer starts. A batch with a text not seen yet
-    is tokenized whole, exactly as without the cache (so a message names the
-    caller's doc), and its texts are kept; a batch of seen texts is put
+    dataset once before the Trainer starts. The texts of a batch not seen
+    yet are tokenized (the batch again in its own order if that fails, so
+    that a message names the caller's doc) and kept; the batch is then put
     together from what was kept.
 
     Kept per text: 16 bytes per wordpiece, the text itself (the key) and
@@ -223,6 +223,7 @@ class WordpieceCache:
     def __init__(self, max_bytes: int = 2**30) -> None:
         self.max_bytes = max_bytes
         self.n_bytes = 0
+        self.full = False  # a text did not fit: new texts are no longer kept
         self._tokenizer = None
         self._settings: Optional[Tuple] = None
         self._docs: Dict[str, _KeptDoc] = {}
@@ -241,12 +242,26 @@ class WordpieceCache:
         if tokenizer is not self._tokenizer or settings != self._settings:
             self._docs.clear()
             self.n_bytes = 0
+            self.full = False
             self._tokenizer, self._settings = tokenizer, settings
         docs = self._docs
-        if not texts or any(text not in docs for text in texts):
-            batch = tokenize_texts(model, texts)
-            self._keep(texts, batch)
-            return batch
+        if not texts:
+            return tokenize_texts(model, texts)
+        unseen = list(dict.fromkeys(text for text in texts if text not in docs))
+        if unseen and self.full:
+            return tokenize_texts(model, texts)
+        if unseen:
+            try:
+                fresh = tokenize_texts(model, unseen)
+            except Exception:
+                # Again in the caller's order, so that the message names the
+                # caller's doc.
+                return tokenize_texts(model, texts)
+            self._keep(unseen, fresh)
+            if len(unseen) == len(texts):
+                return fresh  # the texts, in their order: the batch itself
+            if self.full and any(text not in docs for text in unseen):
+                return tokenize_texts(model, texts)
         return _assemble([docs[text] for text in texts], _pad_id(tokenizer), attrs["two_segments"])
 
     def _keep(self, texts: Sequence[str], batch: WordpieceBatch) -> None:
@@ -265,6 +280,7 @@ class WordpieceCache:
             ]).astype("int32")
             cost = packed.nbytes + len(text) + _KEPT_OVERHEAD
             if self.n_bytes + cost > self.max_bytes:
+                self.full = True
                 return
             self.n_bytes += cost
             self._docs[text] = (

@@ -72,15 +72,27 @@ def test_kept_batches_are_the_tokenizers(tiny_encoder, monkeypatch, make):
     assert_same_batch(cache.tokenize(layer, texts[:3]), tokenize_texts(layer, texts[:3]))
     assert len(cache) == 3
     assert_same_batch(cache.tokenize(layer, texts), tokenize_texts(layer, texts))
-    assert len(cache) == len(set(texts)) and calls == [3, len(texts)]
+    # only the texts not seen yet go through the tokenizer
+    assert len(cache) == len(set(texts)) and calls == [3, len(texts) - 3]
     # seen texts, in another order and repeated: put together from the
     # cache, without the tokenizer
     order = [len(texts) - 1, 0, 2, 0, 1]
     batch = cache.tokenize(layer, [texts[i] for i in order])
-    assert calls == [3, len(texts)]
+    assert calls == [3, len(texts) - 3]
     assert_same_batch(batch, tokenize_texts(layer, [texts[i] for i in order]))
     if name == "qa":
         assert batch.n_rows > len(order)
+    # partly seen: only the unseen texts go through the tokenizer
+    fresh = ["a text never seen before", "another one"] if name != "qa" else []
+    if fresh:
+        if name == "pair":
+            fresh = [f"{x}{component.cfg['separator']}and its second half" for x in fresh]
+        mixed = [texts[0], fresh[0], texts[1], fresh[1], fresh[0]]
+        batch = cache.tokenize(layer, mixed)
+        assert calls[-1] == 2
+        assert_same_batch(batch, tokenize_texts(layer, mixed))
+        calls.pop()
+        cache._docs.pop(fresh[0]), cache._docs.pop(fresh[1])
     # another setting of the layer empties the cache
     stride = layer.attrs["stride"]
     layer.attrs["stride"] = 4
@@ -119,7 +131,7 @@ def test_kept_truncation_is_reported(tiny_encoder):
     assert again.truncated == [1]
 
 
-def test_kept_bytes_are_bounded(tiny_encoder):
+def test_kept_bytes_are_bounded(tiny_encoder, monkeypatch):
     nlp, name, examples = _textcat(tiny_encoder)
     nlp.initialize(lambda: examples)
     layer = nlp.get_pipe(name)._wordpieces_layer()
@@ -128,8 +140,13 @@ def test_kept_bytes_are_bounded(tiny_encoder):
     probe.tokenize(layer, texts[:1])
     # room for about two docs: the rest is tokenized each time, not kept
     cache = WordpieceCache(max_bytes=int(probe.n_bytes * 2.5))
+    calls = counting_tokenizer(monkeypatch)
     assert_same_batch(cache.tokenize(layer, texts), tokenize_texts(layer, texts))
-    assert len(cache) == 2 and cache.n_bytes <= cache.max_bytes
+    assert len(cache) == 2 and cache.n_bytes <= cache.max_bytes and cache.full
+    # full: a batch with unseen texts is tokenized once, whole
+    calls.clear()
+    assert_same_batch(cache.tokenize(layer, texts[::-1]), tokenize_texts(layer, texts[::-1]))
+    assert calls == [len(texts)]
     assert_same_batch(cache.tokenize(layer, texts[:2]), tokenize_texts(layer, texts[:2]))
     assert_same_batch(cache.tokenize(layer, texts[::-1]), tokenize_texts(layer, texts[::-1]))
     assert len(cache) == 2
