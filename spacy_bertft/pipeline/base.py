@@ -242,10 +242,7 @@ class BertPipe(TrainablePipe):
         the setting."""
         if "cache_wordpieces" not in self.factory_settings:
             return False
-        setting = self.cfg.get("cache_wordpieces")
-        if setting is None:
-            return self.encoder_shim.device.type != "cpu"
-        return bool(setting)
+        return bool(self._device_setting("cache_wordpieces", on_cpu=False, on_gpu=True))
 
     def _wordpieces_layer(self) -> Optional[Model]:
         model = self.model
@@ -385,13 +382,14 @@ class BertPipe(TrainablePipe):
             passes.append((inputs, loss_of, len(indices) / len(examples)))
         return passes
 
-    def _pass_limit(self, key: str, *, on_cpu: int, on_gpu: int) -> int:
-        """A per-pass training limit of the cfg (see ``check_pass_limit``),
-        or, where it is None, its default for the encoder's device."""
+    def _device_setting(self, key: str, *, on_cpu: Any, on_gpu: Any) -> Any:
+        """A setting of the cfg (a per-pass training limit, see
+        ``check_pass_limit``, or ``cache_wordpieces``), or, where it is None,
+        its default for the encoder's device (any but the CPU: on_gpu)."""
         setting = self.cfg.get(key)
         if setting is None:
             return on_cpu if self.encoder_shim.device.type == "cpu" else on_gpu
-        return int(setting)
+        return setting
 
     def _wordpieces_per_pass(self) -> int:
         """Training: the padded wordpieces (docs x longest row) one forward

@@ -454,7 +454,7 @@ class BertQuestionAnswerer(BertPipe):
 
     def _windows_per_pass(self) -> int:
         """max_windows_per_pass, or its default for the encoder's device."""
-        return self._pass_limit("max_windows_per_pass", on_cpu=16, on_gpu=32)
+        return int(self._device_setting("max_windows_per_pass", on_cpu=16, on_gpu=32))
 
     def _update_passes(self, examples: List[Example]) -> List[UpdatePass]:
         """One tokenization of the batch (windows) serves the window count,

@@ -218,7 +218,7 @@ class BertTextCategorizer(BertPipe):
 
     def _wordpieces_per_pass(self) -> int:
         """max_wordpieces_per_pass, or its default for the encoder's device."""
-        return self._pass_limit("max_wordpieces_per_pass", on_cpu=CPU_WORDPIECES_PER_PASS, on_gpu=0)
+        return int(self._device_setting("max_wordpieces_per_pass", on_cpu=CPU_WORDPIECES_PER_PASS, on_gpu=0))
 
     def _unbatch(self, output: Floats2d, docs: Sequence[Doc]) -> List[Any]:
         return list(self.model.ops.to_numpy(output))

@@ -47,6 +47,15 @@ def _qa(encoder):
     return nlp, "qa", test_qa.make_examples(nlp, rows)
 
 
+def initialized(make, encoder):
+    """The component of an initialized pipeline, its wordpieces layer and
+    its training texts."""
+    nlp, name, examples = make(encoder)
+    nlp.initialize(lambda: examples)
+    component = nlp.get_pipe(name)
+    return component, component._wordpieces_layer(), [eg.predicted.text for eg in examples]
+
+
 def counting_tokenizer(monkeypatch):
     """Count the cache's calls of tokenize_texts."""
     calls = []
@@ -61,11 +70,8 @@ def counting_tokenizer(monkeypatch):
 
 @pytest.mark.parametrize("make", [_textcat, _pair, _qa])
 def test_kept_batches_are_the_tokenizers(tiny_encoder, monkeypatch, make):
-    nlp, name, examples = make(tiny_encoder)
-    nlp.initialize(lambda: examples)
-    component = nlp.get_pipe(name)
-    layer = component._wordpieces_layer()
-    texts = [eg.predicted.text for eg in examples]
+    component, layer, texts = initialized(make, tiny_encoder)
+    name = component.name
     calls = counting_tokenizer(monkeypatch)
     cache = WordpieceCache()
     # first sight: tokenized as without the cache, and kept
@@ -118,9 +124,7 @@ def test_kept_batches_are_the_tokenizers(tiny_encoder, monkeypatch, make):
 
 
 def test_kept_truncation_is_reported(tiny_encoder):
-    nlp, name, examples = _textcat(tiny_encoder)
-    nlp.initialize(lambda: examples)
-    layer = nlp.get_pipe(name)._wordpieces_layer()
+    _, layer, _ = initialized(_textcat, tiny_encoder)
     layer.attrs["max_length"] = 6
     texts = ["a great happy film that i would watch again", "fine"]
     cache = WordpieceCache()
@@ -132,10 +136,7 @@ def test_kept_truncation_is_reported(tiny_encoder):
 
 
 def test_kept_bytes_are_bounded(tiny_encoder, monkeypatch):
-    nlp, name, examples = _textcat(tiny_encoder)
-    nlp.initialize(lambda: examples)
-    layer = nlp.get_pipe(name)._wordpieces_layer()
-    texts = [eg.predicted.text for eg in examples]
+    _, layer, texts = initialized(_textcat, tiny_encoder)
     probe = WordpieceCache()
     probe.tokenize(layer, texts[:1])
     # room for about two docs: the rest is tokenized each time, not kept
@@ -153,12 +154,10 @@ def test_kept_bytes_are_bounded(tiny_encoder, monkeypatch):
 
 
 def test_unseen_text_errors_name_the_callers_doc(tiny_encoder):
-    # a batch with an unseen text is tokenized whole, so the message names
-    # the doc's index in the caller's batch, not in the unseen texts
-    nlp, name, examples = _pair(tiny_encoder)
-    nlp.initialize(lambda: examples)
-    layer = nlp.get_pipe(name)._wordpieces_layer()
-    texts = [eg.predicted.text for eg in examples]
+    # the unseen texts fail: the batch is tokenized again whole, so the
+    # message names the doc's index in the caller's batch, not in the unseen
+    # texts
+    _, layer, texts = initialized(_pair, tiny_encoder)
     cache = WordpieceCache()
     cache.tokenize(layer, texts[:2])
     with pytest.raises(ValueError, match=r"E015\] Doc 2:"):
