@@ -315,6 +315,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--steps", type=int, default=100)
     p.add_argument("--warm", type=int, default=10, help="steps left out of the rate (start-up, autotuning)")
     p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--examples", type=int, default=None,
+                   help="training examples generated per kind (default: 40 batches' worth)")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="run each kind's systems this many times, every other round in reverse order "
+                        "(A B B A: drift on a shared host falls on both sides); the table gives medians")
     p.add_argument("--kinds", default="cls,pair,ner,qa")
     p.add_argument("--sizes", default="minilm", help="minilm (the packaged architecture) and/or base")
     p.add_argument("--cpu-dry-run", action="store_true",
@@ -380,7 +385,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             tokenizer = AutoTokenizer.from_pretrained(encoder, use_fast=True)
             words = words_from_vocab(tokenizer)
             for kind in args.kinds.split(","):
-                items = generate(kind, max(64, args.batch_size * 40), words)
+                items = generate(kind, args.examples or max(64, args.batch_size * 40), words)
                 labels = sorted({x.label for x in items}) if kind in ("cls", "pair") else []
                 train, dev = tmp / f"{kind}-train.spacy", tmp / f"{kind}-dev.spacy"
                 write_docbin(kind, items, train, labels)
@@ -400,18 +405,24 @@ def main(argv: Optional[List[str]] = None) -> int:
                                  else ("bertft, wordpiece cache", {"cache_wordpieces": "true"})]
                 for bf16 in precisions:
                     # The A/B variants run in bf16 on a GPU, in float32 on the CPU dry run.
-                    for system, overrides in (variants if bf16 or not gpu else variants[:1]):
-                        runs.append((system, bf16, run_spacy(
-                            kind, encoder, train, dev, steps=args.steps, bf16=bf16, batch=args.batch_size,
-                            warm=args.warm, log_dir=tmp, gpu=gpu, overrides=overrides)))
-                        _print_row(_row(size, kind, runs[-1], tpe, n_params, peak))
-                        save(rows + [_row(size, kind, run, tpe, n_params, peak) for run in runs])
-                    for grouped in [g for g, peer in ((False, "hf"), (True, "hf-grouped")) if peer in peers]:
-                        runs.append((f"HF Trainer{' grouped' if grouped else ''}", bf16, run_hf_process(
-                            kind, encoder, len(items), steps=args.steps, bf16=bf16, batch=args.batch_size,
-                            warm=args.warm, group_by_length=grouped, gpu=gpu, log_dir=tmp)))
-                        _print_row(_row(size, kind, runs[-1], tpe, n_params, peak))
-                        save(rows + [_row(size, kind, run, tpe, n_params, peak) for run in runs])
+                    systems = [(system, overrides) for system, overrides in
+                               (variants if bf16 or not gpu else variants[:1])]
+                    systems += [(f"HF Trainer{' grouped' if grouped else ''}", grouped) for grouped, peer in
+                                ((False, "hf"), (True, "hf-grouped")) if peer in peers]
+                    for round_ in range(args.rounds):
+                        for system, setting in (systems if round_ % 2 == 0 else systems[::-1]):
+                            if system.startswith("HF Trainer"):
+                                result = run_hf_process(
+                                    kind, encoder, len(items), steps=args.steps, bf16=bf16,
+                                    batch=args.batch_size, warm=args.warm, group_by_length=setting, gpu=gpu,
+                                    log_dir=tmp)
+                            else:
+                                result = run_spacy(
+                                    kind, encoder, train, dev, steps=args.steps, bf16=bf16, batch=args.batch_size,
+                                    warm=args.warm, log_dir=tmp, gpu=gpu, overrides=setting)
+                            runs.append((system, bf16, {**result, "round": round_}))
+                            _print_row(_row(size, kind, runs[-1], tpe, n_params, peak))
+                            save(rows + [_row(size, kind, run, tpe, n_params, peak) for run in runs])
                 sampled_kinds = (args.pyspy_kinds or args.kinds.split(",")[0]).split(",")
                 if args.pyspy and kind in sampled_kinds and size == args.sizes.split(",")[0]:
                     folder = Path(args.pyspy)
@@ -432,8 +443,39 @@ def main(argv: Optional[List[str]] = None) -> int:
                           flush=True)
                 rows += [_row(size, kind, run, tpe, n_params, peak) for run in runs]
                 save(rows)
-    _print_table(rows)
+    summary = medians(rows)
+    report["summary"] = summary
+    save(rows)
+    _print_table(summary)
     return 0 if all(r["status"] == "ok" for r in rows) else 1
+
+
+def medians(rows: List[Dict]) -> List[Dict]:
+    """One row per system: the median examples/s over its rounds (and the
+    rates of each round, in order), with tokens/s and MFU recomputed from it;
+    the ratios to a peer are taken between these medians."""
+    import statistics
+
+    groups: Dict[tuple, List[Dict]] = {}
+    for row in rows:
+        groups.setdefault((row["size"], row["kind"], row["system"], row["bf16"]), []).append(row)
+    out = []
+    for group in groups.values():
+        ok = [r for r in group if r["status"] == "ok" and r.get("ex_per_s")]
+        row = {k: v for k, v in group[0].items() if k not in ("round", "log", "wall_seconds", "steps")}
+        row["runs"] = len(group)
+        if not ok:
+            row["status"] = "failed"
+            out.append(row)
+            continue
+        row["status"] = "ok"
+        row["ex_per_s_rounds"] = [r["ex_per_s"] for r in ok]
+        row["ex_per_s"] = statistics.median(row["ex_per_s_rounds"])
+        row["tokens_per_s"] = row["ex_per_s"] * row["tokens_per_example"]
+        row["mfu"] = statistics.median(r["mfu"] for r in ok)
+        row["peak_gpu_mb"] = max((r["peak_gpu_mb"] for r in ok if r.get("peak_gpu_mb") is not None), default=None)
+        out.append(row)
+    return out
 
 
 def _row(size: str, kind: str, run, tpe: float, n_params: int, peak: float) -> Dict:
@@ -457,12 +499,13 @@ def _print_row(row: Dict) -> None:
 
 
 def _print_table(rows: List[Dict]) -> None:
-    print("\n| model | task | system | precision | ex/s | wordpieces/s | MFU | vs Trainer | vs Trainer grouped |")
-    print("|---|---|---|---|---:|---:|---:|---:|---:|")
+    print("\n| model | task | system | precision | ex/s | wordpieces/s | MFU | vs Trainer | vs Trainer grouped "
+          "| ex/s by round |")
+    print("|---|---|---|---|---:|---:|---:|---:|---:|---|")
     for row in rows:
         if row["status"] != "ok":
             print(f"| {row['size']} | {row['kind']} | {row['system']} | {'bf16' if row['bf16'] else 'fp32'} "
-                  f"| failed | | | | |")
+                  f"| failed | | | | | |")
             continue
         ratios = []
         for peer in ("HF Trainer", "HF Trainer grouped"):
@@ -472,7 +515,7 @@ def _print_table(rows: List[Dict]) -> None:
                           else "")
         print(f"| {row['size']} | {row['kind']} | {row['system']} | {'bf16' if row['bf16'] else 'fp32'} | "
               f"{row['ex_per_s']:.0f} | {row['tokens_per_s']:.0f} | {100 * row['mfu']:.2f}% | "
-              + " | ".join(ratios) + " |")
+              + " | ".join(ratios) + " | " + ", ".join(f"{x:.0f}" for x in row.get("ex_per_s_rounds", [])) + " |")
 
 
 if __name__ == "__main__":
