@@ -63,6 +63,60 @@ def test_wordpiece_length_counts_the_encoders_wordpieces(tiny_encoder):
     assert len(rare.text) < len(short.text) and get_length(rare) > get_length(short)
 
 
+def test_wordpiece_length_of_a_chunk_tokenizes_its_unseen_texts_once(tiny_encoder):
+    from spacy.tokens import Doc
+    from transformers import AutoTokenizer
+
+    get_length = registry.resolve(
+        {"g": {"@misc": "spacy-bertft.wordpiece_length.v1", "tokenizer": tiny_encoder}})["g"]
+    tokenizer = AutoTokenizer.from_pretrained(tiny_encoder)
+    nlp = spacy.blank("en")
+    calls = []
+    backend = get_length._backend
+
+    class Counting:
+        def encode_batch(self, texts, **kwargs):
+            calls.append(list(texts))
+            return backend.encode_batch(texts, **kwargs)
+
+    get_length._backend = Counting()
+    # The same words with and without a space between them are different texts.
+    docs = [nlp.make_doc("the cat"), Doc(nlp.vocab, words=["new", "york"], spaces=[True, False]),
+            Doc(nlp.vocab, words=["new", "york"], spaces=[False, False]), nlp.make_doc("the cat"),
+            nlp.make_doc("")]
+    expected = [len(tokenizer(doc.text)["input_ids"]) for doc in docs]
+    assert expected[1] != expected[2]
+    assert get_length.lengths(docs) == expected
+    assert calls == [["the cat", "new york", "newyork", ""]]
+    # Seen texts (in other docs) are not tokenized again; one call per chunk.
+    assert get_length.lengths([nlp.make_doc("new york"), nlp.make_doc("a dog")]) == [
+        expected[1], len(tokenizer("a dog")["input_ids"])]
+    assert get_length(nlp.make_doc("the cat")) == expected[0]
+    assert calls[1:] == [["a dog"]]
+
+
+def test_length_grouped_batches_read_a_chunks_lengths_at_once():
+    class Lengths:
+        def __init__(self):
+            self.chunks = []
+
+        def __call__(self, item):
+            raise AssertionError("called per item")
+
+        def lengths(self, items):
+            self.chunks.append(len(items))
+            return [int(x) for x in items]
+
+    random.seed(0)
+    items = [random.randint(1, 50) for _ in range(100)]
+    get_length = Lengths()
+    random.seed(1)
+    batched = list(length_grouped_batches(items, size=8, buffer=5, get_length=get_length))
+    random.seed(1)
+    assert batched == list(length_grouped_batches(items, size=8, buffer=5, get_length=int))
+    assert get_length.chunks == [40, 40, 20]
+
+
 def test_wordpiece_length_unknown_model_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="E001"):
         registry.resolve({"g": {"@misc": "spacy-bertft.wordpiece_length.v1",
