@@ -4,7 +4,7 @@
 #
 #   bash bench/all.sh                 # everything (CPU: many hours on 2 cores)
 #   bash bench/all.sh sst2 mrpc       # some parts: sst2 sst2-seeds sst2-pooling pooler cls mrpc rte conll squad squad-600 augment ab ab-squad ab-bf16 sst2-bf16 lr significance
-#                                     encode cpu-proxy squad600-rss rte-passes mrpc-passes sst2-bf16-pad conll-pad cache cache-proxy
+#                                     encode cpu-proxy squad600-rss rte-passes mrpc-passes sst2-bf16-pad conll-pad cache cache-proxy batcher
 #                                     (the current code's side of the before/after checks)
 #
 # DATA (default ../shared/data), PY (default .venv/bin/python) and RESULTS
@@ -68,6 +68,8 @@ for part in "${PARTS[@]}"; do
       done ;;
     cache)  # the training wordpiece cache against the tokenizer's call, per batch of 32 (SST-2, MRPC)
       "$PY" bench/wordpiece_cache.py --data-dir "$DATA" > "$R/wordpiece_cache.txt" ;;
+    batcher)  # the batcher's wordpiece lengths per epoch: a chunk at once against per example (SST-2, MRPC)
+      "$PY" bench/batcher_lengths.py --data-dir "$DATA" > "$R/batcher_lengths.txt" ;;
     cache-proxy)  # the cache on the GPU check's CPU stand-in (hidden size 32): cache off and on, 3 rounds
       mkdir -p "$R/cpu-proxy"
       for round in 1 2 3; do
