@@ -6,6 +6,7 @@
 #     bash bench/gpu_check.sh            # writes $OUT/gpu_bench.json and $OUT/gpu_bench.log
 # Steps per run: STEPS (default 100); kinds: KINDS (default cls,pair,ner,qa);
 # PYSPY=1 samples the first kind's bertft and Trainer runs with py-spy (PYSPY_KINDS=ner,qa: those kinds);
+# BENCH_ARGS passes gpu_bench.py's own options (--precisions, --peers, --rounds, --examples, --cache-ab);
 # encoder sizes: SIZES (default "minilm",
 # the packaged architecture; "minilm,base" adds BERT-base widths, ~2x longer).
 # Budget: under 8 minutes in all (the benchmark itself is cut at LIMIT seconds).
