@@ -331,9 +331,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                         "GPU default is 8) and unpadded with cuDNN attention allowed (the encoder's "
                         "defaults before 2026-11-27)")
     p.add_argument("--cache-ab", action="store_true",
-                   help="for cls, pair and qa in bf16, also spacy train with cache_wordpieces false (what the "
-                        "components did before 0dbb206); on --cpu-dry-run, in float32 with it true (off by "
-                        "default on CPU)")
+                   help="for cls, pair, qa and ner in bf16, also spacy train with cache_wordpieces false (what the "
+                        "components did before 0dbb206, NER before it had the setting); on --cpu-dry-run, in "
+                        "float32 with it true (off by default on CPU)")
     p.add_argument("--profile", default=None,
                    help="also run spacy train for the first kind with bf16 under cProfile; top functions to this file")
     p.add_argument("--peers", default="hf,hf-grouped",
@@ -399,7 +399,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                                  ("bertft, unpadded, cuDNN attention allowed",
                                   {"model.encoder.pad_to_multiple_of": "1",
                                    "model.encoder.attention_backends": '["cudnn","flash","efficient","math"]'})]
-                if args.cache_ab and kind in ("cls", "pair", "qa"):
+                if args.cache_ab and kind in ("cls", "pair", "qa", "ner"):
                     # the other side of the device's default (on on a GPU, off on CPU)
                     variants += [("bertft, no wordpiece cache", {"cache_wordpieces": "false"}) if gpu
                                  else ("bertft, wordpiece cache", {"cache_wordpieces": "true"})]

@@ -89,6 +89,21 @@ class WordpieceBatch:
 
 
 @dataclass
+class EncodedDocs:
+    """Docs with the wordpieces their component tokenized already (to sort,
+    split or look up in its training cache): what a token-pooling model
+    takes in place of the docs alone, so that the docs are tokenized once.
+
+    docs (List[Doc]): The docs, in the batch's order.
+    wordpieces (WordpieceBatch): Their wordpieces, as the model's
+        ``bert_wordpieces`` layer makes them from the docs' texts.
+    """
+
+    docs: list
+    wordpieces: "WordpieceBatch"
+
+
+@dataclass
 class EncoderOutput:
     """The encoder's last hidden states with the batch they were computed from.
 

@@ -6,7 +6,7 @@ where it has the most context on both sides, in training as in prediction, so
 the gradient goes to the rows the predictions came from.
 """
 from dataclasses import dataclass
-from typing import List, Sequence, Tuple
+from typing import List, Sequence, Tuple, Union
 
 import numpy
 from spacy.attrs import IDX, LENGTH
@@ -14,7 +14,7 @@ from spacy.tokens import Doc
 from thinc.api import Model
 from thinc.types import Floats2d, Ints1d
 
-from ..data_classes import EncoderOutput, WordpieceBatch
+from ..data_classes import EncodedDocs, EncoderOutput, WordpieceBatch
 from ..errors import Errors
 
 TOKEN_POOLINGS = ("first", "mean")
@@ -156,7 +156,9 @@ def token_pooling(
         windows=True)``.
     pooling (str): "first" (BERT's choice for tagging) or "mean".
     RETURNS (Model[List[Doc], TokenVectors]): Vectors of the tokens that have
-        wordpieces; whitespace tokens have none and are left out.
+        wordpieces; whitespace tokens have none and are left out. It also
+        takes ``EncodedDocs`` (the docs with the wordpieces of their texts,
+        which ``encode`` then reads in place of the docs).
     """
     if pooling not in TOKEN_POOLINGS:
         raise ValueError(Errors.E100.format(pooling=pooling, options=", ".join(TOKEN_POOLINGS)))
@@ -173,9 +175,15 @@ def init(model: Model, X=None, Y=None) -> None:
     model.layers[0].initialize()
 
 
-def forward(model: Model, docs: List[Doc], is_train: bool):
+def forward(model: Model, inputs: Union[List[Doc], EncodedDocs], is_train: bool):
     ops = model.ops
-    output, backprop_encode = model.layers[0](docs, is_train)
+    # A component that tokenized its docs already passes their wordpieces
+    # along (EncodedDocs): the encoder reads those, the pooling the docs.
+    if isinstance(inputs, EncodedDocs):
+        docs, encoder_input = inputs.docs, inputs.wordpieces
+    else:
+        docs, encoder_input = inputs, inputs
+    output, backprop_encode = model.layers[0](encoder_input, is_train)
     hidden = output.hidden
     shape = hidden.shape
     windows = choose_windows(docs, output.wordpieces)

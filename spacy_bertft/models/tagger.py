@@ -56,6 +56,9 @@ def build_token_classifier_v1(
         per_token(chain(Dropout(dropout), output)),
     )
     model.set_ref("encoder", encoder)
+    # The component tokenizes a batch once, to sort it and, in training, to
+    # look its texts up in its cache, and passes the wordpieces along.
+    model.set_ref("wordpieces", encode)
     model.set_ref("output_layer", output)
     return model
 

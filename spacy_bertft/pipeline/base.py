@@ -17,10 +17,11 @@ from spacy.vocab import Vocab
 from thinc.api import Model, Optimizer, set_dropout_rate
 from thinc.layers.chain import forward as chain_forward
 
-from ..data_classes import WordpieceBatch
+from ..data_classes import EncodedDocs, WordpieceBatch
 from ..errors import Errors
 from ..layers.hf_shim import HFShim
 from ..layers.transformer import get_shim
+from ..layers.token_pooling import forward as token_pooling_forward
 from ..layers.wordpieces import WordpieceCache, tokenize_texts, wordpieces_forward
 
 ENCODER_DIR = "encoder"
@@ -189,7 +190,7 @@ class BertPipe(TrainablePipe):
         # Tokenized once: sorted by, split into passes and, where the model
         # reads wordpieces first, read by the model.
         batch = self._encode(texts)
-        feed = batch if batch is not None and self._reads_wordpieces() else None
+        feed = batch if batch is not None and self._feeds_wordpieces() else None
         lengths, rows = self._measure(texts, batch)
         # Longest first: the first sub-batch allocates the largest blocks,
         # which the shorter ones after it reuse.
@@ -197,7 +198,7 @@ class BertPipe(TrainablePipe):
         items: List[Any] = [None] * len(docs)
         for chunk in self._passes(order, rows):
             sub_docs = [docs[i] for i in chunk]
-            output = self.model.predict(sub_docs if feed is None else feed.select(chunk))
+            output = self.model.predict(self._model_input(sub_docs, None if feed is None else feed.select(chunk)))
             for i, item in zip(chunk, self._unbatch(output, sub_docs)):
                 items[i] = item
         return self._rebatch(items, docs)
@@ -219,8 +220,8 @@ class BertPipe(TrainablePipe):
         """The docs' wordpieces as the model's "wordpieces" layer makes them
         (None without one, or before the encoder is loaded): what prediction
         sorts and splits by, QA counts windows by and, where the model reads
-        wordpieces first (``_reads_wordpieces``), the model reads in place of
-        the docs, so that they share one tokenization. In training, with
+        wordpieces first (``_feeds_wordpieces``), the model reads in place of
+        the docs (or beside them), so that they share one tokenization. In training, with
         ``cache_wordpieces``, each distinct text is tokenized once
         (``WordpieceCache``)."""
         layer = self._wordpieces_layer()
@@ -254,12 +255,40 @@ class BertPipe(TrainablePipe):
     def _reads_wordpieces(self) -> bool:
         """Whether the model is a chain whose first layer is its
         ``bert_wordpieces`` layer, which then takes the docs' wordpieces (the
-        classifiers and QA; not NER, whose token pooling reads the docs too,
-        nor an architecture that wraps the layer)."""
+        classifiers and QA; not an architecture that wraps the layer)."""
         model = self.model
         layer = self._wordpieces_layer()
         return (layer is not None and bool(model.layers) and model.layers[0] is layer
                 and getattr(model, "_func", None) is chain_forward)
+
+    def _pools_tokens(self) -> bool:
+        """Whether the model is a chain whose first layer is token pooling
+        over its ``bert_wordpieces`` layer (NER), which then takes the docs
+        with their wordpieces (``EncodedDocs``)."""
+        model = self.model
+        layer = self._wordpieces_layer()
+        if layer is None or not model.layers or getattr(model, "_func", None) is not chain_forward:
+            return False
+        first = model.layers[0]
+        return (getattr(first, "_func", None) is token_pooling_forward and bool(first.layers)
+                and first.layers[0] is layer)
+
+    def _feeds_wordpieces(self) -> bool:
+        """Whether the model takes the wordpieces the component made
+        (``_model_input``) instead of tokenizing the docs again."""
+        return self._reads_wordpieces() or self._pools_tokens()
+
+    def _model_input(self, docs: List[Doc], batch: Optional[WordpieceBatch]) -> Any:
+        """What the model reads for these docs, given the wordpieces of their
+        texts (None: not made, or not to be fed): the wordpieces, the docs
+        with them, or the docs."""
+        if batch is None:
+            return docs
+        if self._reads_wordpieces():
+            return batch
+        if self._pools_tokens():
+            return EncodedDocs(docs, batch)
+        return docs
 
     def _measure(self, texts: Sequence[str], batch: Optional[WordpieceBatch] = None) -> Tuple[List[int], List[int]]:
         """What the sub-batches are sorted by (the wordpieces the encoder
@@ -362,7 +391,7 @@ class BertPipe(TrainablePipe):
         gradients add up to the batch's (its loss is a mean over docs, so each
         pass weighs its share of the docs), which bounds the activations held
         at once; QA splits by windows instead."""
-        feed = self._reads_wordpieces()
+        feed = self._feeds_wordpieces()
         budget = self._wordpieces_per_pass() if len(examples) > 1 else 0
         read = feed or self.validates_texts or budget > 0
         texts = [eg.predicted.text for eg in examples] if read else None
@@ -372,12 +401,13 @@ class BertPipe(TrainablePipe):
         if batch is not None and budget > 0:
             splits = split_by_padded_size(batch.wordpieces_per_doc(len(examples)).tolist(), budget)
         if len(splits) == 1:
-            inputs = batch if feed else [eg.predicted for eg in examples]
+            inputs = self._model_input([eg.predicted for eg in examples], batch if feed else None)
             return [(inputs, partial(self._loss, examples), 1.0)]
         passes: List[UpdatePass] = []
         for indices in splits:
             # An architecture that wraps the wordpieces layer reads the docs.
-            inputs = batch.select(indices) if feed else [examples[i].predicted for i in indices]
+            inputs = self._model_input([examples[i].predicted for i in indices],
+                                       batch.select(indices) if feed else None)
             loss_of = partial(self._loss, [examples[i] for i in indices])
             passes.append((inputs, loss_of, len(indices) / len(examples)))
         return passes

@@ -15,7 +15,7 @@ from thinc.api import Config, Model
 from thinc.types import Floats2d
 
 from ..errors import Errors, Warnings
-from .base import BertPipe
+from .base import BertPipe, check_cache_setting
 
 DEFAULT_NER_MODEL = """
 [model]
@@ -269,6 +269,7 @@ def make_ner_scorer() -> Callable:
         "spans_key": None,
         "set_ents": True,
         "predict_batch_size": 64,
+        "cache_wordpieces": None,
         "scorer": {"@scorers": "spacy-bertft.ner_scorer.v1"},
     },
     default_score_weights={
@@ -288,6 +289,7 @@ def make_bert_ner(
     set_ents: bool,
     predict_batch_size: int,
     scorer: Optional[Callable],
+    cache_wordpieces: Optional[bool] = None,
 ) -> "BertEntityRecognizer":
     """BERT token classification for named entities.
 
@@ -297,16 +299,20 @@ def make_bert_ner(
     set_ents (bool): Write doc.ents. Set to false (with a spans_key) to keep
         the entities of another NER component.
     predict_batch_size (int): Docs per forward pass at prediction.
+    cache_wordpieces (Optional[bool]): Training: keep each distinct text's
+        wordpieces (as for bert_textcat). None (default): on a GPU, not on CPU.
     """
     return BertEntityRecognizer(
         nlp.vocab, model, name, scheme=scheme, spans_key=spans_key, set_ents=set_ents,
-        scorer=scorer, predict_batch_size=predict_batch_size,
+        scorer=scorer, predict_batch_size=predict_batch_size, cache_wordpieces=cache_wordpieces,
     )
 
 
 class BertEntityRecognizer(BertPipe):
     """Tag each spaCy token with a fine-tuned BERT encoder; writes doc.ents
     (and/or a span group) from the best valid tag sequence."""
+
+    factory_settings = ("predict_batch_size", "cache_wordpieces")
 
     def __init__(
         self,
@@ -319,14 +325,16 @@ class BertEntityRecognizer(BertPipe):
         set_ents: bool = True,
         scorer: Optional[Callable] = None,
         predict_batch_size: int = 64,
+        cache_wordpieces: Optional[bool] = None,
     ) -> None:
+        check_cache_setting(cache_wordpieces)
         if scheme not in SCHEMES:
             raise ValueError(Errors.E102.format(scheme=scheme, component=name))
         if not set_ents and spans_key is None:
             raise ValueError(Errors.E105.format(component=name))
         super().__init__(
             vocab, model, name, scorer=scorer, predict_batch_size=predict_batch_size,
-            labels=[], scheme=scheme,
+            labels=[], scheme=scheme, cache_wordpieces=cache_wordpieces,
         )
         # Where to write is a choice of the pipeline that uses the component,
         # not state of the trained model: kept out of cfg so that a loaded

@@ -7,6 +7,7 @@ import spacy
 from spacy.util import registry
 from thinc.api import chain, fix_random_seed, noop
 
+from spacy_bertft.data_classes import EncodedDocs
 from spacy_bertft.models.qa import build_span_qa_v1
 
 from . import test_ner, test_pair, test_qa, test_textcat
@@ -35,9 +36,15 @@ def test_which_components_take_the_batch(tiny_encoder):
     ner.initialize(lambda: test_ner.make_examples(ner))
     for nlp, name in ((textcat, "textcat"), (pair, "pair"), (qa, "qa")):
         assert nlp.get_pipe(name)._reads_wordpieces(), name
-    # NER's token pooling reads the docs too; it has no wordpieces layer to share
-    assert not ner.get_pipe("ner")._reads_wordpieces()
-    assert ner.get_pipe("ner")._encode(["john smith"]) is None
+    # NER's token pooling reads the docs too: it takes them with their wordpieces
+    tagger = ner.get_pipe("ner")
+    assert not tagger._reads_wordpieces() and tagger._pools_tokens() and tagger._feeds_wordpieces()
+    assert not any(nlp.get_pipe(name)._pools_tokens() for nlp, name in ((textcat, "textcat"), (qa, "qa")))
+    ner_docs = [ner.make_doc(t) for t in ("john smith lives in london", "mary", "")]
+    encoded = tagger._model_input(ner_docs, tagger._encode([d.text for d in ner_docs]))
+    assert isinstance(encoded, EncodedDocs) and encoded.docs == ner_docs
+    from_docs, from_encoded = tagger.model.predict(ner_docs), tagger.model.predict(encoded)
+    assert all(numpy.array_equal(a, b) for a, b in zip(from_docs, from_encoded))
     # the batch path predicts what the model computes from the docs
     component = textcat.get_pipe("textcat")
     docs = [textcat.make_doc(t) for t, _ in test_textcat.TRAIN]
@@ -82,6 +89,30 @@ def test_qa_wrapped_architecture_still_counts_windows(tiny_encoder):
     assert numpy.allclose(head_a, head_b, atol=1e-6)
     assert all(numpy.allclose(a, b, atol=1e-6) for a, b in zip(torch_a, torch_b))
     assert found_a == found_b
+
+
+def test_ner_tokenizes_a_batch_once(tiny_encoder, monkeypatch):
+    # Prediction sorts by the wordpieces it hands the model (it tokenized
+    # the texts twice before, to sort and in the model); an update tokenizes
+    # once (the cache, on CPU only when asked, is not in play).
+    nlp = test_ner.make_nlp(tiny_encoder)
+    examples = test_ner.make_examples(nlp)
+    nlp.initialize(lambda: examples)
+    ner = nlp.get_pipe("ner")
+    tokenizer_class = type(ner.encoder_shim.tokenizer)
+    calls = []
+    call = tokenizer_class.__call__
+
+    def counted(self, text, *args, **kwargs):
+        calls.append(len(text))
+        return call(self, text, *args, **kwargs)
+
+    monkeypatch.setattr(tokenizer_class, "__call__", counted)
+    docs = [eg.predicted for eg in examples]
+    ner.predict(docs)
+    assert calls == [len(docs)]
+    ner.update(examples, sgd=None)
+    assert calls == [len(docs)] * 2
 
 
 def test_select_needs_rows_in_doc_order(tiny_encoder):

@@ -9,7 +9,7 @@ from thinc.api import fix_random_seed
 from spacy_bertft.layers import wordpieces
 from spacy_bertft.layers.wordpieces import WordpieceCache, tokenize_texts
 
-from . import test_pair, test_qa, test_textcat
+from . import test_ner, test_pair, test_qa, test_textcat
 
 LONG_CONTEXT = ("the cat sat on the mat and the dog was sleeping outside in london with mary and john, "
                 "who had come back from paris the day before.")
@@ -47,6 +47,13 @@ def _qa(encoder):
     return nlp, "qa", test_qa.make_examples(nlp, rows)
 
 
+def _ner(encoder):
+    # windows: the long doc makes several rows
+    nlp = test_ner.make_nlp(encoder)
+    rows = test_ner.PIECES + [(LONG_CONTEXT, [(59, 65, "LOC"), (71, 75, "PER"), (80, 84, "PER"), (109, 114, "LOC")])]
+    return nlp, "ner", test_ner.make_examples(nlp, rows)
+
+
 def initialized(make, encoder):
     """The component of an initialized pipeline, its wordpieces layer and
     its training texts."""
@@ -68,7 +75,7 @@ def counting_tokenizer(monkeypatch):
     return calls
 
 
-@pytest.mark.parametrize("make", [_textcat, _pair, _qa])
+@pytest.mark.parametrize("make", [_textcat, _pair, _qa, _ner])
 def test_kept_batches_are_the_tokenizers(tiny_encoder, monkeypatch, make):
     component, layer, texts = initialized(make, tiny_encoder)
     name = component.name
@@ -86,7 +93,7 @@ def test_kept_batches_are_the_tokenizers(tiny_encoder, monkeypatch, make):
     batch = cache.tokenize(layer, [texts[i] for i in order])
     assert calls == [3, len(texts) - 3]
     assert_same_batch(batch, tokenize_texts(layer, [texts[i] for i in order]))
-    if name == "qa":
+    if name in ("qa", "ner"):
         assert batch.n_rows > len(order)
     # partly seen: only the unseen texts go through the tokenizer
     fresh = ["a text never seen before", "another one"] if name != "qa" else []
@@ -165,7 +172,7 @@ def test_unseen_text_errors_name_the_callers_doc(tiny_encoder):
     assert len(cache) == 2
 
 
-@pytest.mark.parametrize("make", [_textcat, _pair, _qa])
+@pytest.mark.parametrize("make", [_textcat, _pair, _qa, _ner])
 def test_cached_updates_are_the_same_updates(tiny_encoder, make):
     results = []
     for cache in (False, True):
@@ -218,7 +225,8 @@ def test_cache_default_depends_on_the_device(tiny_encoder, monkeypatch):
     assert not component._caches_wordpieces()
 
 
-@pytest.mark.parametrize("factory", ["bert_textcat", "bert_textcat_multilabel", "bert_pair_classifier", "bert_qa"])
+@pytest.mark.parametrize("factory", ["bert_textcat", "bert_textcat_multilabel", "bert_pair_classifier", "bert_qa",
+                                     "bert_ner"])
 def test_cache_setting_is_checked(tiny_encoder, factory):
     assert spacy.blank("en").add_pipe(factory, config={"model": {"encoder": {"name": tiny_encoder}}}
                                       ).cfg["cache_wordpieces"] is None
