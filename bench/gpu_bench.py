@@ -347,6 +347,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                    help="with --pyspy: the kinds to sample, comma-separated (default: the first of --kinds)")
     p.add_argument("--hf-worker", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.rounds < 1 or (args.examples is not None and args.examples < 1):
+        p.error("--rounds and --examples take a number of at least 1")
     if args.hf_worker:
         hf_worker(json.loads(args.hf_worker))
         return 0
@@ -385,7 +387,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             tokenizer = AutoTokenizer.from_pretrained(encoder, use_fast=True)
             words = words_from_vocab(tokenizer)
             for kind in args.kinds.split(","):
-                items = generate(kind, args.examples or max(64, args.batch_size * 40), words)
+                items = generate(kind, args.examples if args.examples else max(64, args.batch_size * 40), words)
                 labels = sorted({x.label for x in items}) if kind in ("cls", "pair") else []
                 train, dev = tmp / f"{kind}-train.spacy", tmp / f"{kind}-dev.spacy"
                 write_docbin(kind, items, train, labels)
@@ -443,17 +445,19 @@ def main(argv: Optional[List[str]] = None) -> int:
                           flush=True)
                 rows += [_row(size, kind, run, tpe, n_params, peak) for run in runs]
                 save(rows)
-    summary = medians(rows)
+    summary = medians(rows, peak)
     report["summary"] = summary
     save(rows)
     _print_table(summary)
-    return 0 if all(r["status"] == "ok" for r in rows) else 1
+    return 0 if all(r["status"] == "ok" for r in rows + summary) else 1
 
 
-def medians(rows: List[Dict]) -> List[Dict]:
-    """One row per system: the median examples/s over its rounds (and the
-    rates of each round, in order), with tokens/s and MFU recomputed from it;
-    the ratios to a peer are taken between these medians."""
+def medians(rows: List[Dict], peak: float) -> List[Dict]:
+    """One row per system: the median examples/s over its rounds and the
+    rate of each round in round order (None for a run that failed or gave no
+    rate), with tokens/s and MFU recomputed from the median; the ratios to a
+    peer are taken between these medians. A system with a failed round is
+    marked failed: its median would no longer balance the A B B A order."""
     import statistics
 
     groups: Dict[tuple, List[Dict]] = {}
@@ -462,17 +466,19 @@ def medians(rows: List[Dict]) -> List[Dict]:
     out = []
     for group in groups.values():
         ok = [r for r in group if r["status"] == "ok" and r.get("ex_per_s")]
-        row = {k: v for k, v in group[0].items() if k not in ("round", "log", "wall_seconds", "steps")}
+        first = ok[0] if ok else group[0]
+        row = {k: v for k, v in first.items()
+               if k not in ("round", "log", "wall_seconds", "steps", "returncode", "ex_per_s", "tokens_per_s", "mfu")}
         row["runs"] = len(group)
-        if not ok:
+        row["ex_per_s_rounds"] = [r["ex_per_s"] if r in ok else None for r in group]
+        row["failed_rounds"] = len(group) - len(ok)
+        if row["failed_rounds"]:
             row["status"] = "failed"
             out.append(row)
             continue
-        row["status"] = "ok"
-        row["ex_per_s_rounds"] = [r["ex_per_s"] for r in ok]
         row["ex_per_s"] = statistics.median(row["ex_per_s_rounds"])
         row["tokens_per_s"] = row["ex_per_s"] * row["tokens_per_example"]
-        row["mfu"] = statistics.median(r["mfu"] for r in ok)
+        row["mfu"] = 6 * row["non_embedding_params"] * row["tokens_per_s"] / peak
         row["peak_gpu_mb"] = max((r["peak_gpu_mb"] for r in ok if r.get("peak_gpu_mb") is not None), default=None)
         out.append(row)
     return out
@@ -515,7 +521,8 @@ def _print_table(rows: List[Dict]) -> None:
                           else "")
         print(f"| {row['size']} | {row['kind']} | {row['system']} | {'bf16' if row['bf16'] else 'fp32'} | "
               f"{row['ex_per_s']:.0f} | {row['tokens_per_s']:.0f} | {100 * row['mfu']:.2f}% | "
-              + " | ".join(ratios) + " | " + ", ".join(f"{x:.0f}" for x in row.get("ex_per_s_rounds", [])) + " |")
+              + " | ".join(ratios) + " | " + ", ".join("-" if x is None else f"{x:.0f}"
+                                                     for x in row.get("ex_per_s_rounds", [])) + " |")
 
 
 if __name__ == "__main__":

@@ -52,6 +52,8 @@ def length_grouped_batches(
     size (int): Examples per batch.
     buffer (int): How many batches' worth of examples to sort together.
     get_length (Callable): Length of an item; characters of the text by default.
+        One with a ``batch_lengths`` method (items -> lengths, in order) is
+        asked once per chunk instead.
     shuffle (bool): Shuffle the batches of each buffer.
     YIELDS (List): Batches.
     """
@@ -63,8 +65,8 @@ def length_grouped_batches(
         chunk = list(islice(iterator, size * buffer))
         if not chunk:
             return
-        many = getattr(get_length, "lengths", None)
-        if many is not None:
+        many = getattr(get_length, "batch_lengths", None)
+        if callable(many):
             # All of the chunk's lengths in one call (WordpieceLength: the
             # unseen texts tokenized together); a stable sort, as list.sort.
             lengths = many(chunk)
@@ -108,7 +110,7 @@ def configure_length_grouped_batcher(
 
 class WordpieceLength:
     """Length of an example in the encoder's wordpieces (special tokens
-    included), each distinct text tokenized once. Sorting by characters
+    included), each distinct doc (its tokens and spaces) tokenized once. Sorting by characters
     leaves much padding in short texts (SST-2: 35% more wordpieces than the
     texts have, against 5% sorted by wordpieces), so the batches are grouped
     by what the encoder reads, as Hugging Face's ``group_by_length`` does.
@@ -116,9 +118,11 @@ class WordpieceLength:
     A doc's length is kept under its tokens' ORTH and SPACY values, which
     fix its text: reading them takes a third of the time of ``doc.text``
     (which the batcher would otherwise build for every example every
-    epoch), and the text is built only for a doc not seen before.
-    ``lengths`` tokenizes a chunk's unseen texts in one batch call, which
-    the Rust tokenizer spreads over the cores."""
+    epoch), and the text is built only for a doc not seen before (kept:
+    16 bytes per token and the length, for each distinct doc of the corpus).
+    ``batch_lengths`` tokenizes a chunk's unseen texts in one batch call,
+    which the Rust tokenizer spreads over the cores (the batcher calls it
+    once per chunk)."""
 
     def __init__(self, tokenizer) -> None:
         # The Rust tokenizer itself: no Python-side batch objects, and no
@@ -129,9 +133,9 @@ class WordpieceLength:
         self._lengths: Dict[bytes, int] = {}
 
     def __call__(self, item) -> int:
-        return self.lengths([item])[0]
+        return self.batch_lengths([item])[0]
 
-    def lengths(self, items: Sequence) -> List[int]:
+    def batch_lengths(self, items: Sequence) -> List[int]:
         """The lengths of the items (examples or docs), in their order."""
         keys = [_doc(item).to_array(_TEXT_ATTRS).tobytes() for item in items]
         unseen: Dict[bytes, str] = {}

@@ -3,6 +3,7 @@ from dataclasses import dataclass, field
 from typing import List, Optional, Sequence
 
 import numpy
+from spacy.tokens import Doc
 from thinc.types import Floats3d, Ints1d, Ints2d
 
 from .errors import Errors
@@ -99,8 +100,8 @@ class EncodedDocs:
         ``bert_wordpieces`` layer makes them from the docs' texts.
     """
 
-    docs: list
-    wordpieces: "WordpieceBatch"
+    docs: List[Doc]
+    wordpieces: WordpieceBatch
 
 
 @dataclass

@@ -86,10 +86,10 @@ def test_wordpiece_length_of_a_chunk_tokenizes_its_unseen_texts_once(tiny_encode
             nlp.make_doc("")]
     expected = [len(tokenizer(doc.text)["input_ids"]) for doc in docs]
     assert expected[1] != expected[2]
-    assert get_length.lengths(docs) == expected
+    assert get_length.batch_lengths(docs) == expected
     assert calls == [["the cat", "new york", "newyork", ""]]
     # Seen texts (in other docs) are not tokenized again; one call per chunk.
-    assert get_length.lengths([nlp.make_doc("new york"), nlp.make_doc("a dog")]) == [
+    assert get_length.batch_lengths([nlp.make_doc("new york"), nlp.make_doc("a dog")]) == [
         expected[1], len(tokenizer("a dog")["input_ids"])]
     assert get_length(nlp.make_doc("the cat")) == expected[0]
     assert calls[1:] == [["a dog"]]
@@ -103,18 +103,29 @@ def test_length_grouped_batches_read_a_chunks_lengths_at_once():
         def __call__(self, item):
             raise AssertionError("called per item")
 
-        def lengths(self, items):
+        def batch_lengths(self, items):
             self.chunks.append(len(items))
-            return [int(x) for x in items]
+            return [length for length, _ in items]
 
     random.seed(0)
-    items = [random.randint(1, 50) for _ in range(100)]
+    # Many items share a length: the batches are those of list.sort's stable
+    # order (the items tell apart by their second field).
+    items = [(random.randint(1, 10), i) for i in range(100)]
     get_length = Lengths()
     random.seed(1)
     batched = list(length_grouped_batches(items, size=8, buffer=5, get_length=get_length))
     random.seed(1)
-    assert batched == list(length_grouped_batches(items, size=8, buffer=5, get_length=int))
+    assert batched == list(length_grouped_batches(items, size=8, buffer=5, get_length=lambda item: item[0]))
     assert get_length.chunks == [40, 40, 20]
+    # A get_length whose batch_lengths is not a method is called per item.
+    class Keeping:
+        batch_lengths = {}
+
+        def __call__(self, item):
+            return item[0]
+
+    random.seed(1)
+    assert list(length_grouped_batches(items, size=8, buffer=5, get_length=Keeping())) == batched
 
 
 def test_wordpiece_length_unknown_model_is_a_clear_error(tmp_path):

@@ -17,11 +17,10 @@ from spacy.vocab import Vocab
 from thinc.api import Model, Optimizer, set_dropout_rate
 from thinc.layers.chain import forward as chain_forward
 
-from ..data_classes import EncodedDocs, WordpieceBatch
+from ..data_classes import WordpieceBatch
 from ..errors import Errors
 from ..layers.hf_shim import HFShim
 from ..layers.transformer import get_shim
-from ..layers.token_pooling import forward as token_pooling_forward
 from ..layers.wordpieces import WordpieceCache, tokenize_texts, wordpieces_forward
 
 ENCODER_DIR = "encoder"
@@ -261,34 +260,16 @@ class BertPipe(TrainablePipe):
         return (layer is not None and bool(model.layers) and model.layers[0] is layer
                 and getattr(model, "_func", None) is chain_forward)
 
-    def _pools_tokens(self) -> bool:
-        """Whether the model is a chain whose first layer is token pooling
-        over its ``bert_wordpieces`` layer (NER), which then takes the docs
-        with their wordpieces (``EncodedDocs``)."""
-        model = self.model
-        layer = self._wordpieces_layer()
-        if layer is None or not model.layers or getattr(model, "_func", None) is not chain_forward:
-            return False
-        first = model.layers[0]
-        return (getattr(first, "_func", None) is token_pooling_forward and bool(first.layers)
-                and first.layers[0] is layer)
-
     def _feeds_wordpieces(self) -> bool:
         """Whether the model takes the wordpieces the component made
         (``_model_input``) instead of tokenizing the docs again."""
-        return self._reads_wordpieces() or self._pools_tokens()
+        return self._reads_wordpieces()
 
     def _model_input(self, docs: List[Doc], batch: Optional[WordpieceBatch]) -> Any:
         """What the model reads for these docs, given the wordpieces of their
-        texts (None: not made, or not to be fed): the wordpieces, the docs
-        with them, or the docs."""
-        if batch is None:
-            return docs
-        if self._reads_wordpieces():
-            return batch
-        if self._pools_tokens():
-            return EncodedDocs(docs, batch)
-        return docs
+        texts (None: not made, or not to be fed): the wordpieces where the
+        model starts with its wordpieces layer, else the docs."""
+        return batch if batch is not None and self._reads_wordpieces() else docs
 
     def _measure(self, texts: Sequence[str], batch: Optional[WordpieceBatch] = None) -> Tuple[List[int], List[int]]:
         """What the sub-batches are sorted by (the wordpieces the encoder

@@ -12,9 +12,12 @@ from spacy.training import Example
 from spacy.util import filter_spans, registry
 from spacy.vocab import Vocab
 from thinc.api import Config, Model
+from thinc.layers.chain import forward as chain_forward
 from thinc.types import Floats2d
 
+from ..data_classes import EncodedDocs, WordpieceBatch
 from ..errors import Errors, Warnings
+from ..layers.token_pooling import forward as token_pooling_forward
 from .base import BertPipe, check_cache_setting
 
 DEFAULT_NER_MODEL = """
@@ -347,6 +350,26 @@ class BertEntityRecognizer(BertPipe):
     @property
     def labels(self) -> Tuple[str, ...]:
         return tuple(self.cfg["labels"])
+
+    def _pools_tokens(self) -> bool:
+        """Whether the model is a chain whose first layer is token pooling
+        over its ``bert_wordpieces`` layer (``TokenClassifier.v1``), which
+        then takes the docs with their wordpieces (``EncodedDocs``)."""
+        model = self.model
+        layer = self._wordpieces_layer()
+        if layer is None or not model.layers or getattr(model, "_func", None) is not chain_forward:
+            return False
+        first = model.layers[0]
+        return (getattr(first, "_func", None) is token_pooling_forward and bool(first.layers)
+                and first.layers[0] is layer)
+
+    def _feeds_wordpieces(self) -> bool:
+        return self._pools_tokens() or super()._feeds_wordpieces()
+
+    def _model_input(self, docs: List[Doc], batch: Optional[WordpieceBatch]) -> Any:
+        if batch is not None and self._pools_tokens():
+            return EncodedDocs(docs, batch)
+        return super()._model_input(docs, batch)
 
     @property
     def label_data(self) -> List[str]:

@@ -9,8 +9,24 @@ from thinc.api import chain, fix_random_seed, noop
 
 from spacy_bertft.data_classes import EncodedDocs
 from spacy_bertft.models.qa import build_span_qa_v1
+from spacy_bertft.models.tagger import build_token_classifier_v1
 
 from . import test_ner, test_pair, test_qa, test_textcat
+
+
+LONG_TEXT = ("the cat sat on the mat and the dog was sleeping outside in london with mary and john, "
+             "who had come back from paris the day before.")
+
+
+@registry.architectures("test.WrappedTokenClassifier.v1")
+def build_wrapped_token_classifier(encoder, max_length: int = 128, stride: int = 64, nO=None):
+    """TokenClassifier.v1 behind a layer of its own: the model's first layer
+    is not the token pooling."""
+    inner = build_token_classifier_v1(encoder, max_length=max_length, stride=stride, nO=nO)
+    model = chain(noop(), inner)
+    for name in ("encoder", "wordpieces", "output_layer"):
+        model.set_ref(name, inner.get_ref(name))
+    return model
 
 
 @registry.architectures("test.WrappedSpanQA.v1")
@@ -39,12 +55,18 @@ def test_which_components_take_the_batch(tiny_encoder):
     # NER's token pooling reads the docs too: it takes them with their wordpieces
     tagger = ner.get_pipe("ner")
     assert not tagger._reads_wordpieces() and tagger._pools_tokens() and tagger._feeds_wordpieces()
-    assert not any(nlp.get_pipe(name)._pools_tokens() for nlp, name in ((textcat, "textcat"), (qa, "qa")))
     ner_docs = [ner.make_doc(t) for t in ("john smith lives in london", "mary", "")]
-    encoded = tagger._model_input(ner_docs, tagger._encode([d.text for d in ner_docs]))
+    batch = tagger._encode([d.text for d in ner_docs])
+    encoded = tagger._model_input(ner_docs, batch)
     assert isinstance(encoded, EncodedDocs) and encoded.docs == ner_docs
     from_docs, from_encoded = tagger.model.predict(ner_docs), tagger.model.predict(encoded)
+    assert len(from_docs) == len(from_encoded) == len(ner_docs)
     assert all(numpy.array_equal(a, b) for a, b in zip(from_docs, from_encoded))
+    # the classifiers and QA get the wordpieces alone
+    for nlp, name in ((textcat, "textcat"), (qa, "qa")):
+        component = nlp.get_pipe(name)
+        assert component._model_input(ner_docs, batch) is batch
+        assert component._model_input(ner_docs, None) is ner_docs
     # the batch path predicts what the model computes from the docs
     component = textcat.get_pipe("textcat")
     docs = [textcat.make_doc(t) for t, _ in test_textcat.TRAIN]
@@ -113,6 +135,41 @@ def test_ner_tokenizes_a_batch_once(tiny_encoder, monkeypatch):
     assert calls == [len(docs)]
     ner.update(examples, sgd=None)
     assert calls == [len(docs)] * 2
+
+
+def test_ner_passes_over_long_docs_predict_what_each_doc_alone_does(tiny_encoder):
+    # Several prediction passes, and docs longer than a window: each pass's
+    # selected rows line up with its docs.
+    nlp = test_ner.make_nlp(tiny_encoder, predict_batch_size=2)
+    fix_random_seed(0)
+    nlp.initialize(lambda: test_ner.make_examples(nlp))
+    ner = nlp.get_pipe("ner")
+    texts = [LONG_TEXT, "mary", "john smith lives in paris", LONG_TEXT[:60], "", "apple works in new york"]
+    docs = [nlp.make_doc(t) for t in texts]
+    batch = ner._encode(texts)
+    assert batch.rows_per_doc(len(docs))[0] > 1
+    together = ner.predict(docs)
+    alone = [ner.model.predict([doc])[0] for doc in docs]
+    assert len(together) == len(alone) == len(docs)
+    assert all(numpy.allclose(a, b, atol=1e-5) for a, b in zip(together, alone))
+
+
+def test_wrapped_ner_architecture_reads_the_docs(tiny_encoder):
+    nlp = spacy.blank("en")
+    nlp.add_pipe("bert_ner", name="ner", config={"model": {
+        "@architectures": "test.WrappedTokenClassifier.v1", "max_length": 16, "stride": 8,
+        "encoder": {"@architectures": "spacy-bertft.HFEncoder.v1", "name": tiny_encoder}}})
+    examples = test_ner.make_examples(nlp)
+    nlp.initialize(lambda: examples)
+    ner = nlp.get_pipe("ner")
+    assert not ner._pools_tokens() and not ner._feeds_wordpieces()
+    docs = [eg.predicted for eg in examples]
+    assert ner._model_input(docs, ner._encode([d.text for d in docs])) is docs
+    passes = ner._update_passes(examples)
+    assert all(isinstance(inputs, list) for inputs, _, _ in passes)
+    losses = {}
+    nlp.update(examples, losses=losses)
+    assert losses["ner"] > 0 and len(ner.predict(docs)) == len(docs)
 
 
 def test_select_needs_rows_in_doc_order(tiny_encoder):
