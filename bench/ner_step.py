@@ -56,7 +56,8 @@ def main() -> None:
         start = time.perf_counter()
         ner.predict(docs[i : i + 64])
         predictions.append(time.perf_counter() - start)
-    print(f"{args.label or spacy_bertft.__file__}: update {1e3 * statistics.median(updates[2:]):.1f} ms per 32, "
+    where = Path(spacy_bertft.__file__).parent  # which checkout's code ran
+    print(f"{args.label} [{where}]: update {1e3 * statistics.median(updates[2:]):.1f} ms per 32, "
           f"predict {1e3 * statistics.median(predictions[1:]):.1f} ms per 64 ({len(examples)} sentences)")
 
 

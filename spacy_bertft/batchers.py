@@ -116,9 +116,9 @@ class WordpieceLength:
     by what the encoder reads, as Hugging Face's ``group_by_length`` does.
 
     A doc's length is kept under its tokens' ORTH and SPACY values, which
-    fix its text: reading them takes a third of the time of ``doc.text``
-    (which the batcher would otherwise build for every example every
-    epoch), and the text is built only for a doc not seen before (kept:
+    fix its text: one array read, where ``doc.text`` (which the batcher
+    would otherwise build for every example every epoch) makes a Token
+    object per token (bench/batcher_lengths.py), and the text is built only for a doc not seen before (kept:
     16 bytes per token and the length, for each distinct doc of the corpus).
     ``batch_lengths`` tokenizes a chunk's unseen texts in one batch call,
     which the Rust tokenizer spreads over the cores (the batcher calls it
