@@ -21,15 +21,11 @@ from spacy_bertft.batchers import WordpieceLength, _text, length_grouped_batches
 from spacy_bertft.layers.hf_shim import load_fast_tokenizer
 
 
-class PerExampleLength:
+class PerExampleLength(WordpieceLength):
     """The lengths as WordpieceLength read them before: text-keyed, one
-    tokenizer call per unseen text."""
+    tokenizer call per unseen text, asked per example (no batch_lengths)."""
 
-    def __init__(self, tokenizer) -> None:
-        self._backend = tokenizer.backend_tokenizer
-        self._backend.no_truncation()
-        self._backend.no_padding()
-        self._lengths: Dict[str, int] = {}
+    batch_lengths = None
 
     def __call__(self, item) -> int:
         text = _text(item)

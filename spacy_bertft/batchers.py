@@ -110,16 +110,18 @@ def configure_length_grouped_batcher(
 
 class WordpieceLength:
     """Length of an example in the encoder's wordpieces (special tokens
-    included), each distinct doc (its tokens and spaces) tokenized once. Sorting by characters
-    leaves much padding in short texts (SST-2: 35% more wordpieces than the
-    texts have, against 5% sorted by wordpieces), so the batches are grouped
-    by what the encoder reads, as Hugging Face's ``group_by_length`` does.
+    included), each distinct doc (its tokens and spaces) tokenized once.
+    Sorting by characters leaves much padding in short texts (SST-2: 35%
+    more wordpieces than the texts have, against 5% sorted by wordpieces),
+    so the batches are grouped by what the encoder reads, as Hugging Face's
+    ``group_by_length`` does.
 
     A doc's length is kept under its tokens' ORTH and SPACY values, which
     fix its text: one array read, where ``doc.text`` (which the batcher
     would otherwise build for every example every epoch) makes a Token
-    object per token (bench/batcher_lengths.py), and the text is built only for a doc not seen before (kept:
-    16 bytes per token and the length, for each distinct doc of the corpus).
+    object per token (bench/batcher_lengths.py); the text is built only for
+    a doc not seen before (kept: 16 bytes per token and the length, for
+    each distinct doc of the corpus).
     ``batch_lengths`` tokenizes a chunk's unseen texts in one batch call,
     which the Rust tokenizer spreads over the cores (the batcher calls it
     once per chunk)."""

@@ -159,6 +159,8 @@ class BertPipe(TrainablePipe):
         self.model = model
         self.name = name
         self.scorer = scorer
+        # Every component with the setting takes it through here.
+        check_cache_setting(cfg.get("cache_wordpieces"))
         self.cfg = dict(cfg)
         self.cfg["predict_batch_size"] = predict_batch_size
         # Training's kept wordpieces (cache_wordpieces), made at the first update.
@@ -251,14 +253,20 @@ class BertPipe(TrainablePipe):
         layer = model.get_ref("wordpieces")
         return layer if getattr(layer, "_func", None) is wordpieces_forward else None
 
+    def _chain_head(self) -> Optional[Model]:
+        """The first layer of the model where the model is a chain (what
+        the docs, or what the component feeds it, go through first)."""
+        model = self.model
+        if not model.layers or getattr(model, "_func", None) is not chain_forward:
+            return None
+        return model.layers[0]
+
     def _reads_wordpieces(self) -> bool:
         """Whether the model is a chain whose first layer is its
         ``bert_wordpieces`` layer, which then takes the docs' wordpieces (the
         classifiers and QA; not an architecture that wraps the layer)."""
-        model = self.model
         layer = self._wordpieces_layer()
-        return (layer is not None and bool(model.layers) and model.layers[0] is layer
-                and getattr(model, "_func", None) is chain_forward)
+        return layer is not None and self._chain_head() is layer
 
     def _feeds_wordpieces(self) -> bool:
         """Whether the model takes the wordpieces the component made

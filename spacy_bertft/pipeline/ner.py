@@ -12,13 +12,12 @@ from spacy.training import Example
 from spacy.util import filter_spans, registry
 from spacy.vocab import Vocab
 from thinc.api import Config, Model
-from thinc.layers.chain import forward as chain_forward
 from thinc.types import Floats2d
 
 from ..data_classes import EncodedDocs, WordpieceBatch
 from ..errors import Errors, Warnings
 from ..layers.token_pooling import forward as token_pooling_forward
-from .base import BertPipe, check_cache_setting
+from .base import BertPipe
 
 DEFAULT_NER_MODEL = """
 [model]
@@ -330,7 +329,6 @@ class BertEntityRecognizer(BertPipe):
         predict_batch_size: int = 64,
         cache_wordpieces: Optional[bool] = None,
     ) -> None:
-        check_cache_setting(cache_wordpieces)
         if scheme not in SCHEMES:
             raise ValueError(Errors.E102.format(scheme=scheme, component=name))
         if not set_ents and spans_key is None:
@@ -355,13 +353,11 @@ class BertEntityRecognizer(BertPipe):
         """Whether the model is a chain whose first layer is token pooling
         over its ``bert_wordpieces`` layer (``TokenClassifier.v1``), which
         then takes the docs with their wordpieces (``EncodedDocs``)."""
-        model = self.model
         layer = self._wordpieces_layer()
-        if layer is None or not model.layers or getattr(model, "_func", None) is not chain_forward:
+        first = self._chain_head()
+        if layer is None or getattr(first, "_func", None) is not token_pooling_forward:
             return False
-        first = model.layers[0]
-        return (getattr(first, "_func", None) is token_pooling_forward and bool(first.layers)
-                and first.layers[0] is layer)
+        return bool(first.layers) and first.layers[0] is layer
 
     def _feeds_wordpieces(self) -> bool:
         return self._pools_tokens() or super()._feeds_wordpieces()

@@ -33,7 +33,7 @@ from ..layers.wordpieces import model_max_length
 from ..qa_postprocess import AnswerChoice, best_spans, select_answer, spans_to_answers
 from ..segments import SEGMENTS_KEY, qa_doc, split_segments
 from ..squad_metric import squad_scores
-from .base import BertPipe, UpdatePass, check_cache_setting, check_pass_limit, split_passes
+from .base import BertPipe, UpdatePass, check_pass_limit, split_passes
 
 DEFAULT_QA_MODEL = """
 [model]
@@ -265,7 +265,6 @@ class BertQuestionAnswerer(BertPipe):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(Errors.E160.format(name=option, value=value))
         check_pass_limit("max_windows_per_pass", max_windows_per_pass)
-        check_cache_setting(cache_wordpieces)
         super().__init__(
             vocab, model, name, scorer=scorer, predict_batch_size=predict_batch_size,
             answers_key=answers_key, n_best=n_best, max_answer_length=max_answer_length,

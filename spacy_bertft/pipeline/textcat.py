@@ -12,7 +12,7 @@ from thinc.api import Config, Model
 from thinc.types import Floats2d
 
 from ..errors import Errors
-from .base import BertPipe, UpdatePass, check_cache_setting, check_pass_limit
+from .base import BertPipe, UpdatePass, check_pass_limit
 
 # Training's padded wordpieces per forward pass on CPU by default (see
 # make_bert_textcat): a batch of 32 docs up to 48 wordpieces goes in one.
@@ -187,7 +187,6 @@ class BertTextCategorizer(BertPipe):
         cache_wordpieces: Optional[bool] = None,
     ) -> None:
         check_pass_limit("max_wordpieces_per_pass", max_wordpieces_per_pass)
-        check_cache_setting(cache_wordpieces)
         super().__init__(
             vocab, model, name, scorer=scorer, predict_batch_size=predict_batch_size,
             labels=[], threshold=threshold, multi_label=multi_label,
