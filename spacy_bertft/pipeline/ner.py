@@ -7,6 +7,7 @@ import numpy
 from spacy.attrs import ENT_IOB, ENT_TYPE, IS_SPACE, ORTH, SPACY
 from spacy.language import Language
 from spacy.scorer import get_ner_prf
+from spacy.strings import get_string_id
 from spacy.tokens import Doc, Span
 from spacy.training import Example
 from spacy.util import filter_spans, registry
@@ -191,6 +192,13 @@ class _TagTable:
                 biluo = f"{prefix}-{label}"
                 self.gold_index[biluo] = index[to_scheme(biluo, scheme)]
         self.gold_index[OUT] = 0
+        # An entity type's hash (ENT_TYPE) -> the indices of its B, I, L and U
+        # tags in this scheme (what _biluo_gold reads a doc's own entities with).
+        self.gold_by_type: Dict[int, numpy.ndarray] = {
+            get_string_id(label): numpy.asarray([self.gold_index[f"{prefix}-{label}"] for prefix in "BILU"],
+                                                dtype="int64")
+            for label in self.columns
+        }
 
 
 def tags_to_spans(tags: Sequence[str]) -> List[Tuple[int, int, str]]:
@@ -445,27 +453,44 @@ class BertEntityRecognizer(BertPipe):
     def _gold(self, examples: Sequence[Example]) -> Tuple[numpy.ndarray, List[Tuple[int, Span]]]:
         """Gold tag indices over the concatenated predicted tokens (-1: no
         loss, for missing or misaligned annotation), and the misaligned
-        reference entities as (doc index, span)."""
-        lookup = self._tag_table().gold_index
-        golds = []
+        reference entities as (doc index, span). Where an example's two docs
+        have the same tokens (spaCy's training makes the predicted doc from
+        the reference's), its tags are read from the reference's token
+        arrays, for all such docs of the batch at once (``_biluo_gold``);
+        the others go through spaCy's alignment."""
+        table = self._tag_table()
+        golds: List[Optional[numpy.ndarray]] = [None] * len(examples)
         misaligned: List[Tuple[int, Span]] = []
+        same: List[int] = []
         for i, eg in enumerate(examples):
             if _same_tokens(eg.predicted, eg.reference):
-                biluo = _biluo_tags(eg.reference)
-            else:
-                aligned, biluo = eg.get_aligned_ents_and_ner()
-                if len(aligned) != len(eg.reference.ents):
-                    misaligned.extend((i, span) for span in _unaligned(eg.reference.ents, aligned))
-            gold = numpy.fromiter((lookup.get(tag, _UNKNOWN) for tag in biluo), dtype="int64", count=len(biluo))
+                same.append(i)
+                continue
+            aligned, biluo = eg.get_aligned_ents_and_ner()
+            if len(aligned) != len(eg.reference.ents):
+                misaligned.extend((i, span) for span in _unaligned(eg.reference.ents, aligned))
+            gold = numpy.fromiter((table.gold_index.get(tag, _UNKNOWN) for tag in biluo), dtype="int64",
+                                  count=len(biluo))
             if (gold == _UNKNOWN).any():
                 tag = biluo[int(numpy.flatnonzero(gold == _UNKNOWN)[0])]
-                raise ValueError(Errors.E103.format(
-                    component=self.name, index=i, label=tag.split("-", 1)[-1],
-                    labels=list(self.labels), name=self.name,
-                ))
-            golds.append(gold)
+                self._raise_unknown(i, tag.split("-", 1)[-1])
+            golds[i] = gold
+        if same:
+            docs = [examples[i].reference for i in same]
+            gold, unknown = _biluo_gold(docs, table.gold_by_type)
+            if unknown is not None:
+                at, type_id = unknown
+                self._raise_unknown(same[at], docs[at].vocab.strings[type_id])
+            bounds = numpy.cumsum([len(doc) for doc in docs])[:-1]
+            for i, part in zip(same, numpy.split(gold, bounds)):
+                golds[i] = part
         gold = numpy.concatenate(golds) if golds else numpy.zeros((0,), dtype="int64")
         return gold, misaligned
+
+    def _raise_unknown(self, index: int, label: str) -> None:
+        raise ValueError(Errors.E103.format(
+            component=self.name, index=index, label=label, labels=list(self.labels), name=self.name,
+        ))
 
     def _warn_misaligned(self, misaligned: List[Tuple[int, Span]]) -> None:
         if not misaligned or self._warned_misaligned:
@@ -561,25 +586,53 @@ def _same_tokens(a: Doc, b: Doc) -> bool:
     return bool((a.to_array([ORTH, SPACY]) == b.to_array([ORTH, SPACY])).all())
 
 
-def _biluo_tags(doc: Doc) -> List[Optional[str]]:
-    """A doc's own entity annotation as BILUO tags, None where it is missing:
-    what ``Example.get_aligned_ner`` returns when both sides have the same
-    tokens, read from the token arrays instead of through an alignment."""
-    if not doc.has_annotation("ENT_IOB"):
-        return [None] * len(doc)
-    arr = doc.to_array([ENT_IOB, ENT_TYPE, IS_SPACE])
-    iob, is_space = arr[:, 0], arr[:, 2].astype(bool)
-    tags = numpy.full((len(doc),), None, dtype=object)
-    tags[(iob == 2) | ((iob == 0) & is_space)] = OUT
-    continues = numpy.r_[iob[1:] == 1, False]
-    strings = doc.vocab.strings
-    for t in numpy.flatnonzero((iob == 1) | (iob == 3)).tolist():
-        if iob[t] == 3:
-            prefix = "B" if continues[t] else "U"
-        else:
-            prefix = "I" if continues[t] else "L"
-        tags[t] = f"{prefix}-{strings[int(arr[t, 1])]}"
-    return tags.tolist()
+def _biluo_gold(docs: Sequence[Doc], by_type: Dict[int, numpy.ndarray]) -> Tuple[numpy.ndarray, Optional[Tuple[int, int]]]:
+    """The gold tag indices of the docs' own entity annotation, concatenated
+    over their tokens: what ``Example.get_aligned_ner`` gives when both sides
+    have the same tokens (BILUO tags; missing where a doc has no entity
+    annotation, or where a token's is missing and it is not whitespace),
+    looked up in the scheme, read from the token arrays of the whole batch
+    at once. -1 where missing, 0 outside an entity; by_type maps an entity
+    type's hash to its B, I, L and U tag indices.
+
+    RETURNS (Tuple[numpy.ndarray, Optional[Tuple[int, int]]]): The indices,
+        and (the doc's position, the type's hash) of the first entity token
+        whose type by_type lacks (None if none: the indices are then whole).
+    """
+    arrays = [doc.to_array([ENT_IOB, ENT_TYPE, IS_SPACE]).reshape(-1, 3) for doc in docs]
+    # uint64: ENT_TYPE holds 64-bit string hashes.
+    arr = numpy.concatenate(arrays) if arrays else numpy.zeros((0, 3), "uint64")
+    lengths = numpy.asarray([len(a) for a in arrays], dtype="int64")
+    doc_of = numpy.repeat(numpy.arange(len(docs)), lengths)
+    iob = arr[:, 0].astype("int64")
+    # A doc with no entity annotation at all (spaCy's has_annotation) is
+    # missing throughout; in the others a whitespace token is outside.
+    annotated = numpy.zeros(len(docs), dtype=bool)
+    annotated[doc_of[iob != 0]] = True
+    gold = numpy.full(len(iob), -1, dtype="int64")
+    gold[(iob == 2) | ((iob == 0) & (arr[:, 2] != 0) & annotated[doc_of])] = 0
+    entity = numpy.flatnonzero((iob == 1) | (iob == 3))
+    if not len(entity):
+        return gold, None
+    # An entity token continues into the next when that is an I of the same
+    # doc: B or I then, U or L otherwise.
+    ends = numpy.cumsum(lengths) - 1
+    last = numpy.zeros(len(iob), dtype=bool)
+    last[ends[lengths > 0]] = True
+    continues = numpy.zeros(len(iob), dtype=bool)
+    continues[:-1] = iob[1:] == 1
+    continues &= ~last
+    column = numpy.where(iob[entity] == 3, numpy.where(continues[entity], 0, 3),
+                         numpy.where(continues[entity], 1, 2))
+    types, which = numpy.unique(arr[entity, 1], return_inverse=True)
+    which = which.reshape(-1)
+    rows = [by_type.get(type_id) for type_id in types.tolist()]
+    lacking = [k for k, row in enumerate(rows) if row is None]
+    if lacking:
+        first = int(entity[numpy.argmax(numpy.isin(which, lacking))])
+        return gold, (int(doc_of[first]), int(arr[first, 1]))
+    gold[entity] = numpy.stack(rows)[which, column]
+    return gold, None
 
 
 def _unaligned(reference_ents: Sequence[Span], aligned: Sequence[Span]) -> List[Span]:

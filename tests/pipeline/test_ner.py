@@ -1,3 +1,4 @@
+import functools
 import itertools
 import warnings
 
@@ -6,6 +7,7 @@ import pytest
 import spacy
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from spacy.attrs import ENT_IOB, ENT_TYPE
 from spacy.tokens import Doc, DocBin
 from spacy.training import Example
 from spacy.vocab import Vocab
@@ -15,8 +17,9 @@ from spacy_bertft.layers.hf_shim import fused_adamw_supported
 from spacy_bertft.layers.token_pooling import choose_windows
 from spacy_bertft.layers.wordpieces import encode_texts, token_alignment
 from spacy_bertft.pipeline.ner import (
-    _biluo_tags,
+    _biluo_gold,
     _same_tokens,
+    _TagTable,
     tag_names,
     tags_to_spans,
     transition_constraints,
@@ -247,12 +250,16 @@ def test_batched_decoder_equals_single(scheme, lengths, chunk_size, seed):
     assert [b.tolist() for b in batched] == [viterbi_decode(p, *constraints).tolist() for p in probs]
 
 
-@settings(max_examples=150, deadline=None)
-@given(data=st.data())
-def test_gold_tags_of_identical_tokens_equal_spacy_alignment(data):
-    """The shortcut for examples whose two docs share their tokens gives
-    exactly spaCy's aligned tags (missing annotation, whitespace included)."""
-    vocab = Vocab()
+@functools.lru_cache(maxsize=1)
+def english_vocab() -> Vocab:
+    """A language's vocab (its lexemes know they are whitespace: IS_SPACE),
+    made once for the property tests' many examples."""
+    return spacy.blank("en").vocab
+
+
+def draw_annotated_doc(data, vocab, labels):
+    """A doc of words and whitespace tokens whose entity annotation is
+    complete, partly missing or absent."""
     n = data.draw(st.integers(0, 12))
     words = data.draw(st.lists(st.sampled_from(["john", "paris", "new", "york", "the", " ", "\n"]),
                                min_size=n, max_size=n))
@@ -264,16 +271,67 @@ def test_gold_tags_of_identical_tokens_equal_spacy_alignment(data):
         length = data.draw(st.integers(1, 3))
         span = reference[i : min(i + length, n)]
         if kind == "ent":
-            span.label_ = data.draw(st.sampled_from(["PER", "LOC"]))
+            span.label_ = data.draw(st.sampled_from(labels))
             ents.append(span)
         elif kind == "out":
             outside.append(span)
         i = span.end
     if data.draw(st.booleans()):
         reference.set_ents(ents, outside=outside, default="unmodified")
-    expected = Example(Doc(vocab, words=words, spaces=spaces), reference).get_aligned_ner()
-    assert _same_tokens(Doc(vocab, words=words, spaces=spaces), reference)
-    assert _biluo_tags(reference) == expected
+    return reference
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_gold_tags_of_identical_tokens_equal_spacy_alignment(data):
+    """The batch shortcut for examples whose two docs share their tokens
+    gives exactly spaCy's aligned tags, looked up in the scheme (missing
+    annotation, whitespace, entities at a doc's end before a doc that starts
+    inside one, labels that are not spaCy symbols), and finds the first
+    token of a label the component lacks."""
+    vocab = english_vocab()
+    labels = ["PER", "LOC", "MY_CUSTOM_LABEL"]
+    known = tuple(data.draw(st.lists(st.sampled_from(labels), min_size=1, max_size=3, unique=True)))
+    scheme = data.draw(st.sampled_from(["BIO", "BILUO"]))
+    table = _TagTable((known, scheme), tuple(tag_names(known, scheme)), scheme)
+    docs = [draw_annotated_doc(data, vocab, labels) for _ in range(data.draw(st.integers(1, 4)))]
+    gold, unknown = _biluo_gold(docs, table.gold_by_type)
+    expected, first_unknown = [], None
+    for d, reference in enumerate(docs):
+        predicted = Doc(vocab, words=[t.text for t in reference], spaces=[bool(t.whitespace_) for t in reference])
+        assert _same_tokens(predicted, reference)
+        for tag in Example(predicted, reference).get_aligned_ner():
+            if tag in table.gold_index:
+                expected.append(table.gold_index[tag])
+            else:
+                expected.append(None)
+                if first_unknown is None:
+                    first_unknown = (d, vocab.strings[tag.split("-", 1)[1]])
+    assert unknown == first_unknown
+    if unknown is None:
+        assert gold.tolist() == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.data())
+def test_gold_tags_of_a_batch_equal_each_doc_alone(data):
+    """Read together, each doc's tags are its own: an entity at the end of
+    one doc does not run into the next, even where that doc starts inside
+    one (token arrays spaCy's ents would reject, set with from_array)."""
+    vocab = english_vocab()
+    table = _TagTable((("PER", "LOC"), "BILUO"), tuple(tag_names(("PER", "LOC"), "BILUO")), "BILUO")
+    docs = []
+    for _ in range(data.draw(st.integers(1, 4))):
+        n = data.draw(st.integers(0, 6))
+        doc = Doc(vocab, words=data.draw(st.lists(st.sampled_from(["a", "b", " "]), min_size=n, max_size=n)))
+        iob = data.draw(st.lists(st.integers(0, 3), min_size=n, max_size=n))
+        types = [vocab.strings.add(data.draw(st.sampled_from(["PER", "LOC"]))) if i in (1, 3) else 0 for i in iob]
+        if n:
+            doc.from_array([ENT_IOB, ENT_TYPE], numpy.asarray(list(zip(iob, types)), dtype="uint64"))
+        docs.append(doc)
+    together, unknown = _biluo_gold(docs, table.gold_by_type)
+    assert unknown is None
+    assert together.tolist() == [g for doc in docs for g in _biluo_gold([doc], table.gold_by_type)[0].tolist()]
 
 
 def test_whitespace_tokens_are_O_and_take_no_loss(tiny_encoder):
