@@ -236,6 +236,35 @@ class BertPipe(TrainablePipe):
             self._wordpiece_cache = None  # turned off: what it kept goes
         return tokenize_texts(layer, texts)
 
+    def _fill_wordpiece_cache(self, get_examples: Callable[[], Iterable[Example]], chunk: int = 4096) -> None:
+        """With ``cache_wordpieces`` on, tokenize the training texts at
+        initialization, chunk texts per tokenizer call (which the Rust
+        tokenizer spreads over the cores), as Hugging Face's users tokenize
+        their dataset before the Trainer starts: the first epoch then reads
+        its batches from the cache instead of tokenizing each in the
+        training loop. Stops when the cache is full. A chunk that does not
+        tokenize (a pair text without its separator, say) is left to the
+        updates, which tokenize its batches and name the offending doc."""
+        if self._wordpieces_layer() is None or not self._caches_wordpieces():
+            return
+        texts: List[str] = []
+        for eg in get_examples():
+            texts.append(eg.predicted.text)
+            if len(texts) == chunk:
+                if not self._cache_texts(texts):
+                    return
+                texts = []
+        if texts:
+            self._cache_texts(texts)
+
+    def _cache_texts(self, texts: List[str]) -> bool:
+        """Tokenize texts into the training cache; whether it has room left."""
+        try:
+            self._encode(texts, training=True)
+        except ValueError:
+            pass  # the updates report it, naming the doc in its batch
+        return self._wordpiece_cache is not None and not self._wordpiece_cache.full
+
     def _caches_wordpieces(self) -> bool:
         """cache_wordpieces, or its default for the encoder's device: on a
         GPU (any device but the CPU), where the host's work per step bounds

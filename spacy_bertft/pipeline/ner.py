@@ -572,6 +572,7 @@ class BertEntityRecognizer(BertPipe):
         self._warn_misaligned(misaligned)
         self.model.get_ref("output_layer").set_dim("nO", len(self.tags), force=True)
         self.model.initialize(X=[eg.predicted for eg in sample])
+        self._fill_wordpiece_cache(get_examples)
 
     def score(self, examples: Iterable[Example], **kwargs) -> Dict[str, Any]:
         return self.scorer(

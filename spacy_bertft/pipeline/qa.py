@@ -199,8 +199,8 @@ def make_bert_qa(
         configs' batch of 32 questions with short contexts in one pass: on
         a GPU a small model's pass costs its kernel launches, whatever its size).
     cache_wordpieces (Optional[bool]): Training: keep each distinct doc's
-        windows, so that a question and its context are tokenized once rather
-        than once per epoch (in host memory: 16 bytes per wordpiece, the text
+        windows, so that a question and its context are tokenized once (at
+        initialize, in large batches) rather than once per epoch (in host memory: 16 bytes per wordpiece, the text
         and about 0.4 KB per doc, at most 1 GiB). None (default): on a GPU,
         not on CPU.
     """
@@ -537,6 +537,7 @@ class BertQuestionAnswerer(BertPipe):
         self.validate_training_examples(sample)
         docs = [eg.reference for eg in sample[:10]]
         self.model.initialize(X=docs)
+        self._fill_wordpiece_cache(get_examples)
 
     def score(self, examples: Iterable[Example], **kwargs) -> Dict[str, Any]:
         return self.scorer(examples, answers_key=self.answers_key, **kwargs)

@@ -114,8 +114,9 @@ def make_bert_textcat(
         doc, where a doc alone is longer). 0: no limit. None (default): by
         the encoder's device, 1536 on CPU, no limit on a GPU (docs/design.md).
     cache_wordpieces (Optional[bool]): Training: keep each distinct text's
-        wordpieces, so that a text is tokenized once rather than once per
-        epoch (in host memory: 16 bytes per wordpiece, the text and about
+        wordpieces, so that a text is tokenized once (the training texts at
+        initialize, in large batches) rather than once per epoch (in host
+        memory: 16 bytes per wordpiece, the text and about
         0.4 KB per text, at most 1 GiB; texts past it are tokenized each
         time). None (default): by the encoder's device, on a GPU (where the
         host's work per step bounds the rate), not on CPU.
@@ -313,6 +314,7 @@ class BertTextCategorizer(BertPipe):
         docs = [eg.reference for eg in sample]
         truths = self._truths(sample)
         self.model.initialize(X=docs, Y=self.model.ops.asarray2f(truths))
+        self._fill_wordpiece_cache(get_examples)
 
     def score(self, examples: Iterable[Example], **kwargs) -> Dict[str, Any]:
         return self.scorer(

@@ -193,6 +193,56 @@ def test_cached_updates_are_the_same_updates(tiny_encoder, make):
     assert results[1] == pytest.approx(results[0], rel=1e-6)
 
 
+@pytest.mark.parametrize("make", [_textcat, _pair, _qa, _ner])
+def test_initialize_tokenizes_the_training_texts(tiny_encoder, monkeypatch, make):
+    """With the cache on, initialize tokenizes the training texts in chunks,
+    and the updates of the first epoch read them from the cache."""
+    nlp, name, examples = make(tiny_encoder)
+    component = nlp.get_pipe(name)
+    component.cfg["cache_wordpieces"] = True
+    calls = counting_tokenizer(monkeypatch)
+    nlp.initialize(lambda: examples)
+    distinct = {eg.predicted.text for eg in examples}
+    # (the model's initialization reads a sample before)
+    assert len(component._wordpiece_cache) == len(distinct) and calls[-1] == len(examples)
+    n_calls = len(calls)
+    nlp.update(examples, drop=0.0)
+    assert len(calls) == n_calls
+    # chunk texts per tokenizer call
+    component._wordpiece_cache = None
+    calls.clear()
+    component._fill_wordpiece_cache(lambda: examples, chunk=2)
+    assert calls == [2] * (len(examples) // 2) + ([len(examples) % 2] if len(examples) % 2 else [])
+    # full: no further chunk is read
+    component._wordpiece_cache.full = True
+    component._wordpiece_cache._docs.clear()
+    calls.clear()
+    component._fill_wordpiece_cache(lambda: examples, chunk=2)
+    assert len(calls) == 1
+    # off: nothing tokenized, nothing kept
+    component.cfg["cache_wordpieces"] = False
+    component._wordpiece_cache = None
+    calls.clear()
+    component._fill_wordpiece_cache(lambda: examples)
+    assert calls == [] and component._wordpiece_cache is None
+
+
+def test_a_text_that_does_not_tokenize_is_left_to_the_update(tiny_encoder):
+    nlp, name, examples = _pair(tiny_encoder)
+    component = nlp.get_pipe(name)
+    component.cfg["cache_wordpieces"] = True
+    nlp.initialize(lambda: examples)
+    bad = test_pair.Example.from_dict(nlp.make_doc("no separator here"), {"cats": examples[0].reference.cats})
+    component._wordpiece_cache = None
+    corpus = examples[:2] + [bad] + examples[2:]
+    component._fill_wordpiece_cache(lambda: corpus, chunk=2)
+    # the chunks that tokenize are kept; the one with the bad text is not
+    kept = {eg.predicted.text for eg in examples[:2] + examples[3:]}
+    assert set(component._wordpiece_cache._docs) == kept
+    with pytest.raises(ValueError, match=r"E015\] Doc 1:"):
+        nlp.update([examples[0], bad])
+
+
 def test_cache_default_depends_on_the_device(tiny_encoder, monkeypatch):
     nlp, name, examples = _textcat(tiny_encoder)
     component = nlp.get_pipe(name)
