@@ -163,7 +163,8 @@ class BertPipe(TrainablePipe):
         check_cache_setting(cfg.get("cache_wordpieces"))
         self.cfg = dict(cfg)
         self.cfg["predict_batch_size"] = predict_batch_size
-        # Training's kept wordpieces (cache_wordpieces), made at the first update.
+        # Training's kept wordpieces (cache_wordpieces), made at initialize
+        # (or at the first update).
         self._wordpiece_cache: Optional[WordpieceCache] = None
 
     # The encoder -------------------------------------------------------------
@@ -236,34 +237,53 @@ class BertPipe(TrainablePipe):
             self._wordpiece_cache = None  # turned off: what it kept goes
         return tokenize_texts(layer, texts)
 
-    def _fill_wordpiece_cache(self, get_examples: Callable[[], Iterable[Example]], chunk: int = 4096) -> None:
+    def _fill_wordpiece_cache(self, get_examples: Callable[[], Iterable[Example]], *, chunk: int = 4096,
+                              chunk_chars: int = 1_000_000) -> None:
         """With ``cache_wordpieces`` on, tokenize the training texts at
-        initialization, chunk texts per tokenizer call (which the Rust
-        tokenizer spreads over the cores), as Hugging Face's users tokenize
-        their dataset before the Trainer starts: the first epoch then reads
-        its batches from the cache instead of tokenizing each in the
-        training loop. Stops when the cache is full. A chunk that does not
-        tokenize (a pair text without its separator, say) is left to the
-        updates, which tokenize its batches and name the offending doc."""
-        if self._wordpieces_layer() is None or not self._caches_wordpieces():
+        initialization, up to chunk texts or chunk_chars characters per
+        tokenizer call (which the Rust tokenizer spreads over the cores), as
+        Hugging Face's users tokenize their dataset before the Trainer
+        starts: the first epoch then reads its batches from the cache
+        instead of tokenizing each in the training loop. One more read of
+        the training corpus, up to the cache's size; nothing where the
+        updates do not read the cache (an architecture that wraps the
+        wordpieces layer). A chunk that fails the component's checks or does
+        not tokenize (a pair text without its separator, say) is left to
+        the updates, which report it naming the doc in its batch. Stops when
+        the cache is full."""
+        if not self._caches_wordpieces() or not self._trains_on_wordpieces():
             return
         texts: List[str] = []
+        n_chars = 0
         for eg in get_examples():
-            texts.append(eg.predicted.text)
-            if len(texts) == chunk:
+            text = eg.predicted.text
+            texts.append(text)
+            n_chars += len(text)
+            if len(texts) >= chunk or n_chars >= chunk_chars:
                 if not self._cache_texts(texts):
                     return
-                texts = []
+                texts, n_chars = [], 0
         if texts:
             self._cache_texts(texts)
 
     def _cache_texts(self, texts: List[str]) -> bool:
-        """Tokenize texts into the training cache; whether it has room left."""
+        """Tokenize texts into the training cache, after the checks the
+        prediction runs (QA's question lengths: the tokenizer panics instead
+        of raising on a question that leaves a window no context); whether
+        the cache has room left."""
         try:
+            self._check_texts(texts)
             self._encode(texts, training=True)
         except ValueError:
             pass  # the updates report it, naming the doc in its batch
         return self._wordpiece_cache is not None and not self._wordpiece_cache.full
+
+    def _trains_on_wordpieces(self) -> bool:
+        """Whether the updates tokenize the texts themselves (and so read the
+        cache): where the model takes the component's wordpieces, or the
+        passes are cut by padded size."""
+        return self._wordpieces_layer() is not None and (
+            self._feeds_wordpieces() or self._wordpieces_per_pass() > 0)
 
     def _caches_wordpieces(self) -> bool:
         """cache_wordpieces, or its default for the encoder's device: on a

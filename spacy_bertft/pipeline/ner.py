@@ -1,7 +1,7 @@
 """bert_ner: BERT token classification (softmax over BIO or BILUO tags on each
 spaCy token) with a constrained Viterbi decoder that only yields valid spans."""
 import warnings
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, NoReturn, Optional, Sequence, Tuple
 
 import numpy
 from spacy.attrs import ENT_IOB, ENT_TYPE, IS_SPACE, ORTH, SPACY
@@ -48,6 +48,9 @@ OUT = "O"
 _MIN_PROB = 1e-12
 # Marks a gold tag whose label the component does not know.
 _UNKNOWN = -2
+# The BILUO prefixes of an entity's tokens, in the column order of
+# _TagTable.gold_by_type.
+_BILU_COLUMNS = ("B", "I", "L", "U")
 
 
 # Tags and decoding -------------------------------------------------------------
@@ -192,10 +195,11 @@ class _TagTable:
                 biluo = f"{prefix}-{label}"
                 self.gold_index[biluo] = index[to_scheme(biluo, scheme)]
         self.gold_index[OUT] = 0
-        # An entity type's hash (ENT_TYPE) -> the indices of its B, I, L and U
-        # tags in this scheme (what _biluo_gold reads a doc's own entities with).
+        # An entity type's hash (ENT_TYPE) -> the indices of its tags in this
+        # scheme, in _BILU_COLUMNS' order (what _biluo_gold reads a doc's own
+        # entities with).
         self.gold_by_type: Dict[int, numpy.ndarray] = {
-            get_string_id(label): numpy.asarray([self.gold_index[f"{prefix}-{label}"] for prefix in "BILU"],
+            get_string_id(label): numpy.asarray([self.gold_index[f"{prefix}-{label}"] for prefix in _BILU_COLUMNS],
                                                 dtype="int64")
             for label in self.columns
         }
@@ -457,11 +461,14 @@ class BertEntityRecognizer(BertPipe):
         have the same tokens (spaCy's training makes the predicted doc from
         the reference's), its tags are read from the reference's token
         arrays, for all such docs of the batch at once (``_biluo_gold``);
-        the others go through spaCy's alignment."""
+        the others go through spaCy's alignment. A label the component lacks
+        raises E103 naming the first doc (in the caller's order) that has
+        one."""
         table = self._tag_table()
         golds: List[Optional[numpy.ndarray]] = [None] * len(examples)
         misaligned: List[Tuple[int, Span]] = []
         same: List[int] = []
+        unknown: List[Tuple[int, str]] = []  # (doc index, label), the first of each path
         for i, eg in enumerate(examples):
             if _same_tokens(eg.predicted, eg.reference):
                 same.append(i)
@@ -471,23 +478,26 @@ class BertEntityRecognizer(BertPipe):
                 misaligned.extend((i, span) for span in _unaligned(eg.reference.ents, aligned))
             gold = numpy.fromiter((table.gold_index.get(tag, _UNKNOWN) for tag in biluo), dtype="int64",
                                   count=len(biluo))
-            if (gold == _UNKNOWN).any():
+            if not unknown and (gold == _UNKNOWN).any():
                 tag = biluo[int(numpy.flatnonzero(gold == _UNKNOWN)[0])]
-                self._raise_unknown(i, tag.split("-", 1)[-1])
+                unknown.append((i, tag.split("-", 1)[-1]))
             golds[i] = gold
         if same:
             docs = [examples[i].reference for i in same]
-            gold, unknown = _biluo_gold(docs, table.gold_by_type)
-            if unknown is not None:
-                at, type_id = unknown
-                self._raise_unknown(same[at], docs[at].vocab.strings[type_id])
+            gold, lacking = _biluo_gold(docs, table.gold_by_type)
+            if lacking is not None:
+                at, type_id = lacking
+                unknown.append((same[at], docs[at].vocab.strings[type_id]))
+        if unknown:
+            self._raise_unknown(*min(unknown))
+        if same:
             bounds = numpy.cumsum([len(doc) for doc in docs])[:-1]
             for i, part in zip(same, numpy.split(gold, bounds)):
                 golds[i] = part
         gold = numpy.concatenate(golds) if golds else numpy.zeros((0,), dtype="int64")
         return gold, misaligned
 
-    def _raise_unknown(self, index: int, label: str) -> None:
+    def _raise_unknown(self, index: int, label: str) -> NoReturn:
         raise ValueError(Errors.E103.format(
             component=self.name, index=index, label=label, labels=list(self.labels), name=self.name,
         ))
@@ -587,7 +597,9 @@ def _same_tokens(a: Doc, b: Doc) -> bool:
     return bool((a.to_array([ORTH, SPACY]) == b.to_array([ORTH, SPACY])).all())
 
 
-def _biluo_gold(docs: Sequence[Doc], by_type: Dict[int, numpy.ndarray]) -> Tuple[numpy.ndarray, Optional[Tuple[int, int]]]:
+def _biluo_gold(
+    docs: Sequence[Doc], by_type: Dict[int, numpy.ndarray]
+) -> Tuple[numpy.ndarray, Optional[Tuple[int, int]]]:
     """The gold tag indices of the docs' own entity annotation, concatenated
     over their tokens: what ``Example.get_aligned_ner`` gives when both sides
     have the same tokens (BILUO tags; missing where a doc has no entity
@@ -623,6 +635,7 @@ def _biluo_gold(docs: Sequence[Doc], by_type: Dict[int, numpy.ndarray]) -> Tuple
     continues = numpy.zeros(len(iob), dtype=bool)
     continues[:-1] = iob[1:] == 1
     continues &= ~last
+    # Columns of _BILU_COLUMNS: B 0, I 1, L 2, U 3.
     column = numpy.where(iob[entity] == 3, numpy.where(continues[entity], 0, 3),
                          numpy.where(continues[entity], 1, 2))
     types, which = numpy.unique(arr[entity, 1], return_inverse=True)

@@ -200,9 +200,9 @@ def make_bert_qa(
         a GPU a small model's pass costs its kernel launches, whatever its size).
     cache_wordpieces (Optional[bool]): Training: keep each distinct doc's
         windows, so that a question and its context are tokenized once (at
-        initialize, in large batches) rather than once per epoch (in host memory: 16 bytes per wordpiece, the text
-        and about 0.4 KB per doc, at most 1 GiB). None (default): on a GPU,
-        not on CPU.
+        initialize, in large batches) rather than once per epoch (in host
+        memory: 16 bytes per wordpiece, the text and about 0.4 KB per doc,
+        at most 1 GiB). None (default): on a GPU, not on CPU.
     """
     return BertQuestionAnswerer(
         nlp.vocab, model, name, answers_key=answers_key, n_best=n_best,
@@ -454,6 +454,10 @@ class BertQuestionAnswerer(BertPipe):
     def _windows_per_pass(self) -> int:
         """max_windows_per_pass, or its default for the encoder's device."""
         return int(self._device_setting("max_windows_per_pass", on_cpu=16, on_gpu=32))
+
+    def _trains_on_wordpieces(self) -> bool:
+        # The updates count windows on the component's tokenization.
+        return self._wordpieces_layer() is not None
 
     def _update_passes(self, examples: List[Example]) -> List[UpdatePass]:
         """One tokenization of the batch (windows) serves the window count,

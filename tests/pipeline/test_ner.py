@@ -286,9 +286,8 @@ def draw_annotated_doc(data, vocab, labels):
 def test_gold_tags_of_identical_tokens_equal_spacy_alignment(data):
     """The batch shortcut for examples whose two docs share their tokens
     gives exactly spaCy's aligned tags, looked up in the scheme (missing
-    annotation, whitespace, entities at a doc's end before a doc that starts
-    inside one, labels that are not spaCy symbols), and finds the first
-    token of a label the component lacks."""
+    annotation, whitespace, labels that are not spaCy symbols), and finds
+    the first token of a label the component lacks."""
     vocab = english_vocab()
     labels = ["PER", "LOC", "MY_CUSTOM_LABEL"]
     known = tuple(data.draw(st.lists(st.sampled_from(labels), min_size=1, max_size=3, unique=True)))
@@ -375,6 +374,35 @@ def test_misaligned_entities_warn_with_counts(tiny_encoder):
     nlp2.initialize(lambda: good)
     with pytest.warns(UserWarning, match="W002"):
         nlp2.update([bad])
+
+
+def test_gold_of_a_mixed_batch_is_each_examples(tiny_encoder):
+    """Examples with the same tokens on both sides (read together) and
+    misaligned ones (spaCy's alignment) in one batch: each gets its own tags,
+    in the caller's order, and an unknown label names the first doc with
+    one, whichever path read it."""
+    nlp = make_nlp(tiny_encoder)
+    good = make_examples(nlp)
+    reference = Doc(nlp.vocab, words=["johnsmith", "mary", "smith", "visited", "paris", "zyx"],
+                    spaces=[True, False, True, True, True, False], ents=["O", "B-PER", "B-PER", "O", "B-LOC", "O"])
+    bad = Example(nlp.make_doc(reference.text), reference)
+    with pytest.warns(UserWarning, match="W002"):
+        nlp.initialize(lambda: good + [bad])
+    ner = nlp.get_pipe("ner")
+    batch = [good[0], bad, good[1], bad, good[3]]
+    gold, misaligned = ner._gold(batch)
+    assert gold.tolist() == [g for eg in batch for g in ner._gold([eg])[0].tolist()]
+    assert [i for i, _ in misaligned] == [1, 1, 3, 3]
+    # unknown labels on both paths: the first doc is named
+    same_unknown = Example.from_dict(nlp.make_doc("mary lives in paris"), {"entities": [(0, 4, "PERSON")]})
+    odd = Doc(nlp.vocab, words=["johnsmith", "mary", "smith"], spaces=[True, False, False],
+              ents=["B-PERSON", "B-PER", "B-PER"])
+    misaligned_unknown = Example(nlp.make_doc(odd.text), odd)
+    assert not _same_tokens(misaligned_unknown.predicted, misaligned_unknown.reference)
+    with pytest.raises(ValueError, match=r"doc 1 .*'PERSON'"):
+        ner._gold([good[0], same_unknown, misaligned_unknown])
+    with pytest.raises(ValueError, match=r"doc 1 .*'PERSON'"):
+        ner._gold([good[0], misaligned_unknown, same_unknown])
 
 
 def test_ner_spans_key_without_touching_ents(trained, tiny_encoder):

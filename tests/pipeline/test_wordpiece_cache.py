@@ -243,6 +243,54 @@ def test_a_text_that_does_not_tokenize_is_left_to_the_update(tiny_encoder):
         nlp.update([examples[0], bad])
 
 
+def test_a_question_the_tokenizer_cannot_window_is_left_to_the_update(tiny_encoder):
+    # The tokenizer panics (no ValueError) on a question that leaves a window
+    # no context: the fill runs the component's checks first.
+    nlp = test_qa.make_nlp(tiny_encoder, max_length=32, stride=16, cache_wordpieces=True)
+    examples = test_qa.make_examples(nlp, test_qa.QA)
+    nlp.initialize(lambda: examples)
+    qa = nlp.get_pipe("qa")
+    long_question = " ".join(["where"] * 14) + "?"
+    long_context = " ".join(["the cat sat on the mat ."] * 10)
+    bad = test_qa.make_examples(nlp, [(long_question, long_context, "the mat")])[0]
+    qa._wordpiece_cache = None
+    qa._fill_wordpiece_cache(lambda: examples[:2] + [bad], chunk=2)
+    assert set(qa._wordpiece_cache._docs) == {eg.predicted.text for eg in examples[:2]}
+    with pytest.raises(ValueError, match=r"doc 1 has a question of 15 wordpieces"):
+        nlp.update([examples[0], bad])
+
+
+def test_fill_reads_the_corpus_only_for_updates_that_read_the_cache(tiny_encoder, monkeypatch):
+    nlp, name, examples = _textcat(tiny_encoder)
+    component = nlp.get_pipe(name)
+    component.cfg["cache_wordpieces"] = True
+    nlp.initialize(lambda: examples)
+    read = []
+
+    def corpus():
+        read.append(True)
+        return examples
+
+    # chunks end at chunk_chars characters too
+    calls = counting_tokenizer(monkeypatch)
+    component._wordpiece_cache = None
+    component._fill_wordpiece_cache(corpus, chunk_chars=1)
+    assert calls == [1] * len(examples) and read
+    # an architecture that wraps the wordpieces layer: its updates tokenize
+    # only to cut passes by padded size, and without a budget not at all
+    monkeypatch.setattr(type(component), "_feeds_wordpieces", lambda self: False)
+    component.cfg["max_wordpieces_per_pass"] = 1536
+    read.clear()
+    component._wordpiece_cache = None
+    component._fill_wordpiece_cache(corpus)
+    assert read and len(component._wordpiece_cache) == len(examples)
+    component.cfg["max_wordpieces_per_pass"] = 0
+    read.clear()
+    component._wordpiece_cache = None
+    component._fill_wordpiece_cache(corpus)
+    assert not read and component._wordpiece_cache is None
+
+
 def test_cache_default_depends_on_the_device(tiny_encoder, monkeypatch):
     nlp, name, examples = _textcat(tiny_encoder)
     component = nlp.get_pipe(name)
