@@ -276,7 +276,8 @@ class BertPipe(TrainablePipe):
             self._encode(texts, training=True)
         except ValueError:
             pass  # the updates report it, naming the doc in its batch
-        return self._wordpiece_cache is not None and not self._wordpiece_cache.full
+        # None: nothing kept yet (the first chunk failed its checks)
+        return self._wordpiece_cache is None or not self._wordpiece_cache.full
 
     def _trains_on_wordpieces(self) -> bool:
         """Whether the updates tokenize the texts themselves (and so read the

@@ -241,6 +241,10 @@ def test_a_text_that_does_not_tokenize_is_left_to_the_update(tiny_encoder):
     assert set(component._wordpiece_cache._docs) == kept
     with pytest.raises(ValueError, match=r"E015\] Doc 1:"):
         nlp.update([examples[0], bad])
+    # in the first chunk too: the chunks after it are kept
+    component._wordpiece_cache = None
+    component._fill_wordpiece_cache(lambda: [bad] + examples, chunk=2)
+    assert set(component._wordpiece_cache._docs) == {eg.predicted.text for eg in examples[1:]}
 
 
 def test_a_question_the_tokenizer_cannot_window_is_left_to_the_update(tiny_encoder):
@@ -289,6 +293,17 @@ def test_fill_reads_the_corpus_only_for_updates_that_read_the_cache(tiny_encoder
     component._wordpiece_cache = None
     component._fill_wordpiece_cache(corpus)
     assert not read and component._wordpiece_cache is None
+
+    # QA's updates count windows on the component's tokenization whatever
+    # the architecture: its fill reads the corpus
+    nlp, name, examples = _qa(tiny_encoder)
+    qa = nlp.get_pipe(name)
+    qa.cfg["cache_wordpieces"] = True
+    nlp.initialize(lambda: examples)
+    monkeypatch.setattr(type(qa), "_feeds_wordpieces", lambda self: False)
+    qa._wordpiece_cache = None
+    qa._fill_wordpiece_cache(lambda: examples)
+    assert len(qa._wordpiece_cache) == len(examples)
 
 
 def test_cache_default_depends_on_the_device(tiny_encoder, monkeypatch):
