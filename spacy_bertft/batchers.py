@@ -15,6 +15,9 @@ from .errors import Errors
 ItemT = TypeVar("ItemT")
 # A doc's text is its tokens' texts, each followed by a space where SPACY is set.
 _TEXT_ATTRS = [ORTH, SPACY]
+# What WordpieceLength keeps per doc beside its key's bytes: the bytes
+# object's header, the int and the dict entry (about 0.1 KB).
+_KEPT_LENGTH_OVERHEAD = 100
 
 
 def _doc(item) -> Doc:
@@ -120,19 +123,23 @@ class WordpieceLength:
     fix its text: one array read, where ``doc.text`` (which the batcher
     would otherwise build for every example every epoch) makes a Token
     object per token (bench/batcher_lengths.py); the text is built only for
-    a doc not seen before (kept: 16 bytes per token and the length, for
-    each distinct doc of the corpus).
+    a doc not seen before (kept: 16 bytes per token and about 0.1 KB, for
+    each distinct doc of the corpus, up to max_bytes: past it, the lengths
+    of new docs are computed and not kept, so that a corpus that makes new
+    docs every epoch, as augmenters do, stops growing it there).
     ``batch_lengths`` tokenizes a chunk's unseen texts in one batch call,
     which the Rust tokenizer spreads over the cores (the batcher calls it
     once per chunk)."""
 
-    def __init__(self, tokenizer) -> None:
+    def __init__(self, tokenizer, max_bytes: int = 2**28) -> None:
         # The Rust tokenizer itself: no Python-side batch objects, and no
         # "longer than the model's maximum" warning (lengths only sort).
         self._backend = tokenizer.backend_tokenizer
         self._backend.no_truncation()
         self._backend.no_padding()
         self._lengths: Dict[bytes, int] = {}
+        self.max_bytes = max_bytes
+        self.n_bytes = 0
 
     def __call__(self, item) -> int:
         return self.batch_lengths([item])[0]
@@ -144,15 +151,21 @@ class WordpieceLength:
         for key, item in zip(keys, items):
             if key not in self._lengths and key not in unseen:
                 unseen[key] = _text(item)
-        if unseen:
-            encodings = self._backend.encode_batch(list(unseen.values()), add_special_tokens=True)
-            for key, encoding in zip(unseen, encodings):
-                self._lengths[key] = len(encoding.ids)
-        return [self._lengths[key] for key in keys]
+        if not unseen:
+            return [self._lengths[key] for key in keys]
+        encodings = self._backend.encode_batch(list(unseen.values()), add_special_tokens=True)
+        fresh = {key: len(encoding.ids) for key, encoding in zip(unseen, encodings)}
+        for key, length in fresh.items():
+            cost = len(key) + _KEPT_LENGTH_OVERHEAD
+            if self.n_bytes + cost > self.max_bytes:
+                break
+            self.n_bytes += cost
+            self._lengths[key] = length
+        return [self._lengths[key] if key in self._lengths else fresh[key] for key in keys]
 
 
 @registry.misc("spacy-bertft.wordpiece_length.v1")
-def configure_wordpiece_length(tokenizer: Union[str, Path]) -> Callable[[ItemT], int]:
+def configure_wordpiece_length(tokenizer: Union[str, Path], max_bytes: int = 2**28) -> Callable[[ItemT], int]:
     """A ``get_length`` for the length-grouped batcher: wordpieces of the
     example's text with the encoder's tokenizer. Name the encoder's model:
     ``tokenizer = ${paths.encoder}``, the variable the encoder's ``name``
@@ -160,8 +173,11 @@ def configure_wordpiece_length(tokenizer: Union[str, Path]) -> Callable[[ItemT],
     cannot point into the component's config).
 
     tokenizer (Union[str, Path]): Packaged name, local path or Hugging Face id.
+    max_bytes (int): Host memory for the kept lengths (256 MiB by default,
+        about a million SST-2 sentences); past it, new docs' lengths are
+        computed each time they come.
     RETURNS (Callable): Example or Doc -> number of wordpieces.
     """
     from .layers.hf_shim import load_fast_tokenizer
 
-    return WordpieceLength(load_fast_tokenizer(tokenizer))
+    return WordpieceLength(load_fast_tokenizer(tokenizer), max_bytes=max_bytes)

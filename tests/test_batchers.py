@@ -95,6 +95,25 @@ def test_wordpiece_length_of_a_chunk_tokenizes_its_unseen_texts_once(tiny_encode
     assert calls[1:] == [["a dog"]]
 
 
+def test_wordpiece_length_keeps_at_most_max_bytes(tiny_encoder):
+    from spacy.attrs import ORTH, SPACY
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_encoder)
+    nlp = spacy.blank("en")
+    docs = [nlp.make_doc(f"the cat number {i} sat on mat {i}") for i in range(6)]
+    expected = [len(tokenizer(doc.text)["input_ids"]) for doc in docs]
+    one = len(docs[0].to_array([ORTH, SPACY]).tobytes()) + 100
+    # room for two docs' lengths: the others are computed each time, not kept
+    get_length = registry.resolve({"g": {"@misc": "spacy-bertft.wordpiece_length.v1", "tokenizer": tiny_encoder,
+                                         "max_bytes": 2 * one + one // 2}})["g"]
+    assert get_length.batch_lengths(docs) == expected
+    assert len(get_length._lengths) == 2 and get_length.n_bytes <= get_length.max_bytes
+    assert get_length.batch_lengths(docs[::-1]) == expected[::-1]
+    assert [get_length(doc) for doc in docs] == expected
+    assert len(get_length._lengths) == 2
+
+
 def test_length_grouped_batches_read_a_chunks_lengths_at_once():
     class Lengths:
         def __init__(self):
