@@ -488,12 +488,11 @@ class BertEntityRecognizer(BertPipe):
             if lacking is not None:
                 at, type_id = lacking
                 unknown.append((same[at], docs[at].vocab.strings[type_id]))
-        if unknown:
-            self._raise_unknown(*min(unknown))
-        if same:
             bounds = numpy.cumsum([len(doc) for doc in docs])[:-1]
             for i, part in zip(same, numpy.split(gold, bounds)):
                 golds[i] = part
+        if unknown:
+            self._raise_unknown(*min(unknown))
         gold = numpy.concatenate(golds) if golds else numpy.zeros((0,), dtype="int64")
         return gold, misaligned
 
